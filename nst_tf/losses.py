@@ -1,0 +1,47 @@
+"""Loss terms of Gatys et al.: pure tensor functions on (1, H, W, C) or (H, W, C) float32.
+
+Notation: N = channels, M = H*W positions, F the (M, N) feature matrix of the image being
+optimised. Every size is read from the inputs.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _as_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(1, H, W, C) or (H, W, C) -> (M, N) with M = H*W, N = C."""
+    channels = tf.shape(features)[-1]
+    return tf.reshape(features, [-1, channels])
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """G_ij = sum_k F_ki F_kj over the M positions: (N, N), not normalised."""
+    matrix = _as_matrix(features)
+    return tf.matmul(matrix, matrix, transpose_a=True)
+
+
+def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+    """E = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2), G = gram(features) (Gatys et al. 2015, eq. 4)."""
+    matrix = _as_matrix(features)
+    positions = tf.cast(tf.shape(matrix)[0], tf.float32)
+    channels = tf.cast(tf.shape(matrix)[1], tf.float32)
+    difference = gram_matrix(features) - target_gram
+    return tf.reduce_sum(tf.square(difference)) / (4.0 * channels**2 * positions**2)
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """sum (F - P)^2 / (2 N M): the paper's half squared error divided by the element count."""
+    return 0.5 * tf.reduce_mean(tf.square(features - target))
+
+
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
+    """Mean over i < H-1, j < W-1 and channels of ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25.
+
+    Units: pixel values of `image` (VGG space: 0-255 scale), so the loss has units^2.5.
+    """
+    image = image[None] if image.shape.rank == 3 else image
+    corner = image[:, :-1, :-1, :]
+    down = image[:, 1:, :-1, :] - corner
+    right = image[:, :-1, 1:, :] - corner
+    return tf.reduce_mean(tf.pow(tf.square(down) + tf.square(right), 1.25))

@@ -1,0 +1,117 @@
+"""One bounded L-BFGS run (SciPy's L-BFGS-B); knows nothing about images.
+
+An iteration is one accepted L-BFGS step; each may take several function evaluations (line
+search), so both are counted and reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import fmin_l_bfgs_b
+
+
+class StopRequested(Exception):
+    """Raise from the iteration callback to end the run early, keeping the best point."""
+
+
+@dataclass
+class LbfgsResult:
+    """x: the lowest-loss point evaluated (float64, same shape as x0)."""
+
+    x: np.ndarray
+    loss: float
+    iterations: int
+    evaluations: int
+    stop_reason: str
+    finite: bool = True
+
+
+class _Tracker:
+    """Counts evaluations and remembers the lowest finite loss and its point."""
+
+    def __init__(self, function: Callable):
+        self.function = function
+        self.evaluations = 0
+        self.iterations = 0
+        self.best_loss = math.inf
+        self.best_x: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        self.evaluations += 1
+        loss, gradient = self.function(x)
+        if not (math.isfinite(loss) and np.isfinite(gradient).all()):
+            raise _NonFinite(f"the loss or its gradient became non-finite ({loss})")
+        if loss < self.best_loss:
+            self.best_loss, self.best_x = loss, x.copy()
+        return loss, gradient
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def minimize_lbfgs(
+    function: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    iterations: int,
+    max_evaluations: int,
+    history: int,
+    on_iteration: Callable[[int, int, np.ndarray], None] | None = None,
+) -> LbfgsResult:
+    """Minimise `function` (flat float64 x -> (loss, gradient)) in the box lower <= x <= upper.
+
+    One `fmin_l_bfgs_b` call for the whole run, so its curvature memory (`history` pairs) is
+    never thrown away. `on_iteration(iteration, evaluations, x)` runs after every iteration and
+    may raise StopRequested. A non-finite loss ends the run with the best finite point.
+    """
+    shape = x0.shape
+    tracker = _Tracker(function)
+
+    def callback(x: np.ndarray) -> None:
+        tracker.iterations += 1
+        if on_iteration is not None:
+            on_iteration(tracker.iterations, tracker.evaluations, x.reshape(shape))
+
+    bounds = np.stack([lower.ravel(), upper.ravel()], axis=1)
+    start = np.clip(x0.ravel().astype(np.float64), bounds[:, 0], bounds[:, 1])
+    finite = True
+    try:
+        _, _, info = fmin_l_bfgs_b(
+            tracker,
+            start,
+            bounds=bounds,
+            m=history,
+            maxiter=iterations,
+            maxfun=max_evaluations,
+            callback=callback,
+        )
+        reason = _reason(info, tracker, iterations)
+    except StopRequested as stop:
+        reason = str(stop) or "stopped by the callback"
+    except _NonFinite as error:
+        reason, finite = str(error), False
+    if tracker.best_x is None:
+        raise FloatingPointError("the loss was not finite at the starting point")
+    return LbfgsResult(
+        x=tracker.best_x.reshape(shape),
+        loss=tracker.best_loss,
+        iterations=tracker.iterations,
+        evaluations=tracker.evaluations,
+        stop_reason=reason,
+        finite=finite,
+    )
+
+
+def _reason(info: dict, tracker: _Tracker, iterations: int) -> str:
+    if tracker.iterations >= iterations:
+        return "reached the iteration count"
+    if info["warnflag"] == 1:
+        return "reached the evaluation cap"
+    task = info.get("task", "")
+    return task.decode() if isinstance(task, bytes) else str(task) or "converged"

@@ -1,0 +1,157 @@
+"""`stylize()`: content and style arrays in, stylised RGB array out, progress through a callback."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from nst_tf import features, image_io, preprocess
+from nst_tf.config import StyleConfig
+from nst_tf.evaluator import Evaluator, LossSpec, compute_targets, make_loss_and_gradient
+from nst_tf.optimize import minimize_lbfgs
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """Progress after one L-BFGS iteration.
+
+    losses: the weighted "content", "style", "tv" terms and the unweighted "style/<layer>"
+    losses; seconds: wall time of this iteration; image_vgg: the current image (H, W, 3) in VGG
+    space, given to the callback only (None in StylizeResult.history, to keep memory flat).
+    """
+
+    iteration: int
+    evaluations: int
+    losses: dict[str, float]
+    seconds: float
+    image_vgg: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def total_loss(self) -> float:
+        """content + style + tv."""
+        return sum(self.losses[name] for name in ("content", "style", "tv"))
+
+
+@dataclass(frozen=True)
+class StylizeResult:
+    """The stylised image, how the run ended and one IterationRecord per iteration."""
+
+    image_rgb: np.ndarray
+    iterations: int
+    evaluations: int
+    stop_reason: str
+    finite: bool
+    history: list[IterationRecord]
+
+
+def prepare_images(
+    content_rgb: np.ndarray, style_rgb: np.ndarray, config: StyleConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resize content to `max_size` on its long side and style to `style_scale * max_size`.
+
+    The style keeps its own aspect ratio. Raises ImageError if a side ends up under 32 px.
+    """
+    content = image_io.resize_long_side(content_rgb, config.max_size)
+    image_io.check_min_side(content, "the content image")
+    style = image_io.resize_long_side(style_rgb, round(config.style_scale * config.max_size))
+    image_io.check_min_side(style, "the style image")
+    return content, style
+
+
+def initial_image(
+    config: StyleConfig, content_rgb: np.ndarray, style_rgb: np.ndarray, init_rgb=None
+) -> np.ndarray:
+    """The start image, RGB float (H, W, 3) at the content's size.
+
+    content: the content image; style: the style image stretched to that size; noise: the
+    content's mean colour plus Gaussian noise (std 32 levels, seeded); a path: `init_rgb`.
+    """
+    height, width = content_rgb.shape[:2]
+    if config.init == "content":
+        return content_rgb.astype(np.float32)
+    if config.init == "style":
+        return image_io.resize_exact(style_rgb, height, width).astype(np.float32)
+    if config.init == "noise":
+        rng = np.random.default_rng(config.seed)
+        mean = content_rgb.reshape(-1, 3).mean(axis=0)
+        noise = rng.normal(0.0, 32.0, (height, width, 3))
+        return np.clip(mean + noise, 0, 255).astype(np.float32)
+    if init_rgb is None:
+        raise ValueError(f"--init={config.init} is a path: pass its pixels as init_rgb")
+    return image_io.resize_exact(init_rgb, height, width).astype(np.float32)
+
+
+def loss_spec(config: StyleConfig) -> LossSpec:
+    """The loss layout and weights that `config` asks for."""
+    return LossSpec(
+        content_layers=tuple(config.content_layers),
+        style_layers=tuple(config.style_layers),
+        style_layer_weights=config.normalized_style_layer_weights,
+        content_weight=config.content_weight,
+        style_weight=config.style_weight,
+        tv_weight=config.tv_weight,
+    )
+
+
+def stylize(
+    content_rgb: np.ndarray,
+    style_rgb: np.ndarray,
+    config: StyleConfig | None = None,
+    callback: Callable[[IterationRecord], None] | None = None,
+    init_rgb: np.ndarray | None = None,
+) -> StylizeResult:
+    """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
+
+    `callback(record)` runs after each L-BFGS iteration and may raise
+    `nst_tf.optimize.StopRequested` to end the run early with the best image so far.
+    """
+    config = (config or StyleConfig()).validate()
+    content_rgb, style_rgb = prepare_images(content_rgb, style_rgb, config)
+    spec = loss_spec(config)
+    backbone = features.load_backbone(config.backbone, config.weights, config.seed)
+    feature_model = features.build_feature_model(backbone, spec.feature_layers)
+    content_vgg = preprocess.rgb_to_vgg(content_rgb)
+    targets = compute_targets(
+        feature_model, spec, content_vgg, [(preprocess.rgb_to_vgg(style_rgb), 1.0)]
+    )
+    height, width = content_rgb.shape[:2]
+    evaluator = Evaluator(
+        make_loss_and_gradient(feature_model, spec, targets, height, width), height, width
+    )
+    start_vgg = preprocess.rgb_to_vgg(initial_image(config, content_rgb, style_rgb, init_rgb))
+    history: list[IterationRecord] = []
+    clock = [time.perf_counter()]
+
+    def on_iteration(iteration: int, evaluations: int, x: np.ndarray) -> None:
+        now = time.perf_counter()
+        record = IterationRecord(
+            iteration, evaluations, dict(evaluator.last_terms), now - clock[0], x.astype(np.float32)
+        )
+        clock[0] = now
+        history.append(dataclasses.replace(record, image_vgg=None))
+        if callback is not None:
+            callback(record)
+
+    lower, upper = preprocess.vgg_pixel_bounds(height, width)
+    result = minimize_lbfgs(
+        evaluator,
+        start_vgg.astype(np.float64),
+        lower,
+        upper,
+        iterations=config.iterations,
+        max_evaluations=config.evaluation_cap,
+        history=config.lbfgs_history,
+        on_iteration=on_iteration,
+    )
+    return StylizeResult(
+        image_rgb=preprocess.vgg_to_rgb(result.x),
+        iterations=result.iterations,
+        evaluations=result.evaluations,
+        stop_reason=result.stop_reason,
+        finite=result.finite,
+        history=history,
+    )
