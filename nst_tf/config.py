@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 BACKBONES = ("vgg19", "vgg16")
 INITS = ("content", "noise", "style")
+WEIGHT_SOURCES = ("imagenet", "none", "hed")
 
 
 def _help(text: str) -> dict:
@@ -73,6 +74,16 @@ class StyleConfig:
     save_every: int = field(
         default=0, metadata=_help("Save an intermediate image every N iterations (0: never).")
     )
+
+    @property
+    def weights_path(self) -> str | None:
+        """The weights file named by --weights, or None for imagenet, none and hed."""
+        return None if self.weights.strip().lower() in WEIGHT_SOURCES else self.weights
+
+    @property
+    def init_path(self) -> str | None:
+        """The start image file named by --init, or None for content, noise and style."""
+        return None if self.init in INITS else self.init
 
     @property
     def evaluation_cap(self) -> int:

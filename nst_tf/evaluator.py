@@ -47,7 +47,7 @@ def named_features(feature_model: keras.Model, spec: LossSpec, image: tf.Tensor)
     outputs = feature_model(image, training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    return dict(zip(spec.feature_layers, outputs))
+    return dict(zip(spec.feature_layers, outputs, strict=True))
 
 
 def compute_targets(
@@ -91,13 +91,15 @@ def make_loss_and_gradient(
             content = tf.add_n(
                 [
                     losses.content_loss(features[name], target)
-                    for name, target in zip(spec.content_layers, targets.content_features)
+                    for name, target in zip(
+                        spec.content_layers, targets.content_features, strict=True
+                    )
                 ]
             ) / len(spec.content_layers)
             per_layer = tf.stack(
                 [
                     losses.style_layer_loss(features[name], gram)
-                    for name, gram in zip(spec.style_layers, targets.style_grams)
+                    for name, gram in zip(spec.style_layers, targets.style_grams, strict=True)
                 ]
             )
             terms = {
@@ -115,12 +117,14 @@ def make_loss_and_gradient(
 
 class Evaluator:
     """Bridges SciPy's flat float64 vectors and the TensorFlow loss: one forward and one
-    backward pass per call. Keeps the loss terms of the last call (floats) for progress reports.
+    backward pass per call. Keeps the loss terms (floats) of the first call (the start image)
+    and of the last call (the current iterate) for progress reports.
     """
 
     def __init__(self, loss_and_gradient, height: int, width: int):
         self._loss_and_gradient = loss_and_gradient
         self._shape = (1, height, width, 3)
+        self.first_terms: dict[str, float] = {}
         self.last_terms: dict[str, float] = {}
 
     def __call__(self, flat_vgg: np.ndarray) -> tuple[float, np.ndarray]:
@@ -128,4 +132,5 @@ class Evaluator:
         image = tf.constant(flat_vgg.reshape(self._shape), dtype=tf.float32)
         total, gradient, terms = self._loss_and_gradient(image)
         self.last_terms = {name: float(value) for name, value in terms.items()}
+        self.first_terms = self.first_terms or self.last_terms
         return float(total), gradient.numpy().astype(np.float64).ravel()

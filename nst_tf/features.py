@@ -7,6 +7,7 @@ Inputs are VGG space (see `preprocess`), shape (B, H, W, 3) with any H, W >= 32.
 from __future__ import annotations
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -114,7 +115,9 @@ def _load_weights_file(model: keras.Model, backbone: str, path: str) -> None:
     if not os.path.isfile(path):
         raise WeightsError(f"--weights={path}: no such file (or not one of imagenet, none, hed)")
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns per layer, then raises: keep the error
+            model.load_weights(path)
     except Exception as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise WeightsError(

@@ -116,7 +116,7 @@ def write_atomically(path: str, write) -> None:
     A crash at any moment leaves either the old complete file or the new one, never a part.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    handle = tempfile.NamedTemporaryFile(
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed
         dir=folder, prefix=".tmp-", suffix=os.path.basename(path), delete=False
     )
     try:

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 def _as_matrix(features: tf.Tensor) -> tf.Tensor:
     """(1, H, W, C) or (H, W, C) -> (M, N) with M = H*W, N = C."""
+    features = tf.convert_to_tensor(features)
     channels = tf.shape(features)[-1]
     return tf.reshape(features, [-1, channels])
 
@@ -40,6 +41,7 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
 
     Units: pixel values of `image` (VGG space: 0-255 scale), so the loss has units^2.5.
     """
+    image = tf.convert_to_tensor(image)
     image = image[None] if image.shape.rank == 3 else image
     corner = image[:, :-1, :-1, :]
     down = image[:, 1:, :-1, :] - corner

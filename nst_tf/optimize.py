@@ -7,8 +7,8 @@ search), so both are counted and reported.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -38,13 +38,15 @@ class IterationRecord:
 
 @dataclass(frozen=True)
 class StylizeResult:
-    """The stylised image, how the run ended and one IterationRecord per iteration."""
+    """The stylised image, how the run ended, the start image's losses and one IterationRecord
+    per iteration."""
 
     image_rgb: np.ndarray
     iterations: int
     evaluations: int
     stop_reason: str
     finite: bool
+    initial_losses: dict[str, float]
     history: list[IterationRecord]
 
 
@@ -153,5 +155,6 @@ def stylize(
         evaluations=result.evaluations,
         stop_reason=result.stop_reason,
         finite=result.finite,
+        initial_losses=evaluator.first_terms,
         history=history,
     )

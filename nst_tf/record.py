@@ -57,13 +57,16 @@ def build_record(config, result, inputs: dict[str, str | None], extra: dict) -> 
         "config": dataclasses.asdict(config),
         "seed": config.seed,
         "versions": library_versions(),
-        "inputs": {role: {"path": path, "sha256": file_sha256(path)} for role, path in inputs.items()},
+        "inputs": {
+            role: {"path": path, "sha256": file_sha256(path)} for role, path in inputs.items()
+        },
     }
     if result is not None:
         record.update(
             iterations=result.iterations,
             evaluations=result.evaluations,
             stop_reason=result.stop_reason,
+            initial_losses=result.initial_losses,
             history=[
                 {
                     "iteration": item.iteration,

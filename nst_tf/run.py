@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
-from nst_tf.config import INITS, StyleConfig  # noqa: E402
+from nst_tf.config import StyleConfig  # noqa: E402
 from nst_tf.image_io import image_format_for, load_image, save_image  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -28,25 +28,27 @@ class UsageError(ValueError):
     """A problem with the command line or the files it names."""
 
 
-def define_flags() -> None:
+def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
     """One absl flag per StyleConfig field, with the field's default and help."""
+    definers = {
+        "int": flags.DEFINE_integer,
+        "float": flags.DEFINE_float,
+        "str": flags.DEFINE_string,
+    }
     for spec in dataclasses.fields(StyleConfig):
-        help_text = spec.metadata.get("help", spec.name)
+        help_text = spec.metadata["help"]
         if spec.type.startswith("tuple"):
-            flags.DEFINE_list(spec.name, [str(v) for v in spec.default], help_text)
-        elif spec.type == "int":
-            flags.DEFINE_integer(spec.name, spec.default, help_text)
-        elif spec.type == "float":
-            flags.DEFINE_float(spec.name, spec.default, help_text)
+            default = [str(value) for value in spec.default]
+            flags.DEFINE_list(spec.name, default, help_text, flag_values=flag_values)
         else:
-            flags.DEFINE_string(spec.name, spec.default, help_text)
+            definers[spec.type](spec.name, spec.default, help_text, flag_values=flag_values)
 
 
-def config_from_flags() -> StyleConfig:
+def config_from_flags(flag_values: flags.FlagValues = FLAGS) -> StyleConfig:
     """The validated StyleConfig the parsed flags describe."""
     values = {}
     for spec in dataclasses.fields(StyleConfig):
-        value = getattr(FLAGS, spec.name)
+        value = flag_values[spec.name].value
         if spec.type == "tuple[float, ...]":
             value = tuple(_parse_float(spec.name, item) for item in value)
         elif spec.type.startswith("tuple"):
@@ -73,9 +75,8 @@ def check_output_path(config: StyleConfig) -> None:
         raise UsageError(f"--output={config.output}: folder {folder} is not writable")
     if os.path.isdir(output):
         raise UsageError(f"--output={config.output} is a directory")
-    inputs = [config.content, config.style] + ([config.init] if config.init not in INITS else [])
-    for path in inputs:
-        if os.path.exists(path) and os.path.realpath(path) == os.path.realpath(output):
+    for path in (config.content, config.style, config.init_path):
+        if path and os.path.exists(path) and os.path.realpath(path) == os.path.realpath(output):
             raise UsageError(f"--output={config.output} is an input file; choose another path")
 
 
@@ -108,7 +109,9 @@ class ProgressReporter:
         if config.save_every and record.iteration % config.save_every == 0:
             from nst_tf.preprocess import vgg_to_rgb
 
-            save_image(intermediate_path(config.output, record.iteration), vgg_to_rgb(record.image_vgg))
+            save_image(
+                intermediate_path(config.output, record.iteration), vgg_to_rgb(record.image_vgg)
+            )
 
 
 def _duration(seconds: float) -> str:
@@ -120,7 +123,11 @@ def read_inputs(config: StyleConfig):
     """Content, style and (for --init=PATH) init images as RGB uint8 arrays."""
     content = load_image(config.content)
     style = load_image(config.style)
-    init = None if config.init in INITS else load_image(config.init)
+    init = load_image(config.init_path) if config.init_path else None
+    if config.weights_path and not os.path.isfile(config.weights_path):
+        raise UsageError(
+            f"--weights={config.weights}: no such file (or not one of imagenet, none, hed)"
+        )
     return content, style, init
 
 
@@ -139,7 +146,7 @@ def run(config: StyleConfig) -> int:
     inputs = {
         "content": config.content,
         "style": config.style,
-        "init": None if config.init in INITS else config.init,
+        "init": config.init_path,
         "weights": weights_file(config.backbone, config.weights),
     }
     extra = {"status": "finished" if result.finite else "non-finite", "seconds": round(seconds, 3)}

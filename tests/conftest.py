@@ -1,0 +1,35 @@
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def make_image(tmp_path):
+    """Write a smooth random RGB image of the given size and return its path."""
+
+    def make(name="image.png", width=80, height=64, seed=0):
+        rng = np.random.default_rng(seed)
+        base = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+        image = Image.fromarray(base).resize((width, height), Image.Resampling.BILINEAR)
+        path = tmp_path / name
+        image.save(path)
+        return str(path)
+
+    return make
+
+
+def run_cli(*args, cwd=REPO, timeout=300):
+    """Run `python -m nst_tf.run` with the default flagfile and return the CompletedProcess."""
+    command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg", *args]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )

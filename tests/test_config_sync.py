@@ -1,0 +1,55 @@
+"""configs/default.cfg, the CLI flags and the StyleConfig dataclass must agree."""
+
+import dataclasses
+import os
+
+import pytest
+from absl import flags
+
+from nst_tf import run
+from nst_tf.config import StyleConfig
+from tests.conftest import REPO
+
+DEFAULT_CFG = os.path.join(REPO, "configs", "default.cfg")
+
+
+def flagfile_names(path):
+    lines = [line.strip() for line in open(path, encoding="utf-8")]
+    return [line[2:].partition("=")[0] for line in lines if line and not line.startswith("#")]
+
+
+def fresh_flags(*argv):
+    flag_values = flags.FlagValues()
+    run.define_flags(flag_values)
+    flag_values(["nst_tf.run", *argv])
+    return flag_values
+
+
+def test_default_cfg_names_every_field_once():
+    assert sorted(flagfile_names(DEFAULT_CFG)) == sorted(
+        f.name for f in dataclasses.fields(StyleConfig)
+    )
+
+
+def test_flags_defaults_and_default_cfg_equal_the_dataclass():
+    assert run.config_from_flags(fresh_flags()) == StyleConfig()
+    assert run.config_from_flags(fresh_flags(f"--flagfile={DEFAULT_CFG}")) == StyleConfig()
+
+
+def test_later_flags_override_the_flagfile():
+    flag_values = fresh_flags(
+        f"--flagfile={DEFAULT_CFG}", "--iterations=7", "--style_layers=block1_conv1"
+    )
+    config = run.config_from_flags(flag_values)
+    assert config.iterations == 7 and config.style_layers == ("block1_conv1",)
+
+
+def test_bad_values_are_reported_by_flag_name():
+    with pytest.raises(ValueError, match="--max_size must be a positive integer"):
+        run.config_from_flags(fresh_flags("--max_size=0"))
+    with pytest.raises(ValueError, match="--style_weight must be a positive finite number"):
+        run.config_from_flags(fresh_flags("--style_weight=nan"))
+    with pytest.raises(ValueError, match="--style_layer_weights: 'x' is not a number"):
+        run.config_from_flags(fresh_flags("--style_layer_weights=1,x,1,1,1"))
+    with pytest.raises(ValueError, match="--style_layer_weights needs 5 values"):
+        run.config_from_flags(fresh_flags("--style_layer_weights=1,2"))

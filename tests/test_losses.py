@@ -1,0 +1,93 @@
+"""Known answers and an independent numpy reference for every loss term."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_tf import losses
+
+
+def numpy_gram(features):
+    matrix = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    return matrix.T @ matrix
+
+
+def numpy_style_loss(features, target_gram):
+    channels = features.shape[-1]
+    positions = features.size // channels
+    difference = numpy_gram(features) - target_gram
+    return (difference**2).sum() / (4.0 * channels**2 * positions**2)
+
+
+def numpy_content_loss(features, target):
+    return ((features.astype(np.float64) - target) ** 2).sum() / (2.0 * features.size)
+
+
+def numpy_total_variation(image):
+    image = image.reshape(image.shape[-3:]).astype(np.float64)
+    height, width = image.shape[:2]
+    total, count = 0.0, 0
+    for i in range(height - 1):
+        for j in range(width - 1):
+            down = image[i + 1, j] - image[i, j]
+            right = image[i, j + 1] - image[i, j]
+            total += ((down**2 + right**2) ** 1.25).sum()
+            count += image.shape[2]
+    return total / count
+
+
+def test_gram_of_hand_made_tensor():
+    # Two channels over four positions: a = (1, 2, 0, 1), b = (0, 1, 3, 2).
+    features = np.zeros((1, 2, 2, 2), np.float32)
+    features[..., 0] = [[1, 2], [0, 1]]
+    features[..., 1] = [[0, 1], [3, 2]]
+    expected = [[1 + 4 + 0 + 1, 0 + 2 + 0 + 2], [4, 0 + 1 + 9 + 4]]
+    np.testing.assert_allclose(losses.gram_matrix(tf.constant(features)).numpy(), expected)
+
+
+def test_style_loss_hand_value():
+    features = np.ones((2, 1, 2), np.float32)  # M = 2 positions, N = 2 channels
+    gram = np.full((2, 2), 2.0, np.float32)  # each entry: 1*1 + 1*1
+    target = np.zeros((2, 2), np.float32)
+    # sum of squares = 4 * 4 = 16; 4 N^2 M^2 = 4 * 4 * 4 = 64
+    assert losses.style_layer_loss(tf.constant(features), tf.constant(target)).numpy() == 0.25
+    assert losses.style_layer_loss(tf.constant(features), tf.constant(gram)).numpy() == 0.0
+
+
+def test_content_loss_zero_for_equal_inputs_and_hand_value():
+    features = tf.random.stateless_normal((1, 5, 4, 3), seed=(1, 2))
+    assert losses.content_loss(features, features).numpy() == 0.0
+    ones, zeros = tf.ones((1, 2, 2, 3)), tf.zeros((1, 2, 2, 3))
+    assert losses.content_loss(ones * 2.0, zeros).numpy() == pytest.approx(2.0)  # 48 / 24
+
+
+def test_total_variation_of_constant_and_checkerboard():
+    assert losses.total_variation_loss(tf.fill((6, 7, 3), 42.0)).numpy() == 0.0
+    board = (np.indices((6, 6)).sum(axis=0) % 2).astype(np.float32)
+    board = np.repeat(board[..., None], 3, axis=2) * 10.0
+    # every neighbour differs by 10: ((100 + 100) ** 1.25) everywhere
+    expected = 200.0**1.25
+    assert losses.total_variation_loss(tf.constant(board)).numpy() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 5, 4), (6, 9, 8)])
+def test_losses_match_numpy_reference(shape):
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=shape).astype(np.float32)
+    other = rng.normal(size=shape).astype(np.float32)
+    target_gram = numpy_gram(other)
+    np.testing.assert_allclose(
+        losses.gram_matrix(features).numpy(), numpy_gram(features), rtol=1e-5, atol=1e-4
+    )
+    np.testing.assert_allclose(
+        losses.style_layer_loss(features, target_gram.astype(np.float32)).numpy(),
+        numpy_style_loss(features, target_gram),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        losses.content_loss(features, other).numpy(), numpy_content_loss(features, other), rtol=1e-5
+    )
+    image = rng.uniform(-100, 100, size=shape[:-1] + (3,)).astype(np.float32)
+    np.testing.assert_allclose(
+        losses.total_variation_loss(image).numpy(), numpy_total_variation(image), rtol=1e-5
+    )
