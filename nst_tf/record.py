@@ -29,7 +29,8 @@ def file_sha256(path: str | None) -> str | None:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and of the numerical libraries that shape the result."""
+    """Versions of Python and of the numerical libraries that shape the result, and the
+    devices TensorFlow ran on (a GPU appears here when TensorFlow sees one)."""
     import keras
     import numpy
     import PIL
@@ -37,6 +38,7 @@ def library_versions() -> dict[str, str]:
     import tensorflow
 
     return {
+        "devices": [device.name for device in tensorflow.config.list_logical_devices()],
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "tensorflow": tensorflow.__version__,

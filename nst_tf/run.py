@@ -19,6 +19,7 @@ from absl import app, flags, logging  # noqa: E402
 
 from nst_tf.config import StyleConfig  # noqa: E402
 from nst_tf.image_io import image_format_for, load_image, save_image  # noqa: E402
+from nst_tf.preprocess import vgg_to_rgb  # noqa: E402
 
 FLAGS = flags.FLAGS
 USAGE_ERROR = 2
@@ -91,13 +92,13 @@ class ProgressReporter:
 
     def __init__(self, config: StyleConfig):
         self.config = config
-        self.started = time.perf_counter()
+        self.optimizing_seconds = 0.0
 
     def __call__(self, record) -> None:
         config = self.config
+        self.optimizing_seconds += record.seconds
         if config.log_every and (record.iteration % config.log_every == 0 or record.iteration == 1):
-            elapsed = time.perf_counter() - self.started
-            per_iteration = elapsed / record.iteration
+            per_iteration = self.optimizing_seconds / record.iteration
             eta = per_iteration * (config.iterations - record.iteration)
             logging.info(
                 "iter %d/%d  evals %d  total %.4g  content %.4g  style %.4g  tv %.4g  "
@@ -107,8 +108,6 @@ class ProgressReporter:
                 per_iteration, _duration(eta),
             )  # fmt: skip
         if config.save_every and record.iteration % config.save_every == 0:
-            from nst_tf.preprocess import vgg_to_rgb
-
             save_image(
                 intermediate_path(config.output, record.iteration), vgg_to_rgb(record.image_vgg)
             )
