@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 BACKBONES = ("vgg19", "vgg16")
+# Fields that steer a run without changing its result: they may differ on --resume.
+RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
 INITS = ("content", "noise", "style")
 WEIGHT_SOURCES = ("imagenet", "none", "hed")
 
@@ -74,6 +76,14 @@ class StyleConfig:
     save_every: int = field(
         default=0, metadata=_help("Save an intermediate image every N iterations (0: never).")
     )
+    checkpoint_every: int = field(
+        default=10,
+        metadata=_help("Write a resumable checkpoint every N iterations (0: only on interrupt)."),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=_help("Continue an interrupted run of the same config from its checkpoint."),
+    )
 
     @property
     def weights_path(self) -> str | None:
@@ -105,7 +115,7 @@ class StyleConfig:
         """Check every field; raise ValueError naming the offending flag. Returns self."""
         for name in ("max_size", "iterations", "lbfgs_history"):
             _require(getattr(self, name) > 0, name, "must be a positive integer")
-        for name in ("max_evaluations", "log_every", "save_every"):
+        for name in ("max_evaluations", "log_every", "save_every", "checkpoint_every"):
             _require(getattr(self, name) >= 0, name, "must be zero or positive")
         for name in ("content_weight", "style_weight", "style_scale"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")

@@ -14,8 +14,10 @@ import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
 
-class StopRequested(Exception):
-    """Raise from the iteration callback to end the run early, keeping the best point."""
+class StopRequested(BaseException):
+    """Raise from the iteration callback (or a signal handler) to end the run early, keeping
+    the best point. A BaseException, like KeyboardInterrupt, so that no `except Exception` on
+    the way (logging, TensorFlow) swallows it."""
 
 
 @dataclass

@@ -42,6 +42,7 @@ class StylizeResult:
     per iteration."""
 
     image_rgb: np.ndarray
+    image_vgg: np.ndarray
     iterations: int
     evaluations: int
     stop_reason: str
@@ -67,12 +68,15 @@ def prepare_images(
 def initial_image(
     config: StyleConfig, content_rgb: np.ndarray, style_rgb: np.ndarray, init_rgb=None
 ) -> np.ndarray:
-    """The start image, RGB float (H, W, 3) at the content's size.
+    """The start image, RGB float32 (H, W, 3) at the content's size.
 
-    content: the content image; style: the style image stretched to that size; noise: the
-    content's mean colour plus Gaussian noise (std 32 levels, seeded); a path: `init_rgb`.
+    `init_rgb` (uint8, or float at the content's size, as a resumed run passes) wins if given;
+    else by `config.init`: content; style (stretched to the content's size); noise (the
+    content's mean colour plus Gaussian noise of std 32 levels, seeded by `config.seed`).
     """
     height, width = content_rgb.shape[:2]
+    if init_rgb is not None:
+        return image_io.resize_exact(init_rgb, height, width).astype(np.float32)
     if config.init == "content":
         return content_rgb.astype(np.float32)
     if config.init == "style":
@@ -82,9 +86,7 @@ def initial_image(
         mean = content_rgb.reshape(-1, 3).mean(axis=0)
         noise = rng.normal(0.0, 32.0, (height, width, 3))
         return np.clip(mean + noise, 0, 255).astype(np.float32)
-    if init_rgb is None:
-        raise ValueError(f"--init={config.init} is a path: pass its pixels as init_rgb")
-    return image_io.resize_exact(init_rgb, height, width).astype(np.float32)
+    raise ValueError(f"--init={config.init} is a path: pass its pixels as init_rgb")
 
 
 def loss_spec(config: StyleConfig) -> LossSpec:
@@ -151,6 +153,7 @@ def stylize(
     )
     return StylizeResult(
         image_rgb=preprocess.vgg_to_rgb(result.x),
+        image_vgg=result.x.astype(np.float32),
         iterations=result.iterations,
         evaluations=result.evaluations,
         stop_reason=result.stop_reason,

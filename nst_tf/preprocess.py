@@ -16,10 +16,15 @@ def rgb_to_vgg(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32)[..., ::-1] - IMAGENET_MEAN_BGR
 
 
+def vgg_to_rgb_float(vgg: np.ndarray) -> np.ndarray:
+    """VGG space (..., 3) -> RGB float32 (..., 3), neither rounded nor clipped."""
+    bgr = np.asarray(vgg, dtype=np.float32) + IMAGENET_MEAN_BGR
+    return bgr[..., ::-1]
+
+
 def vgg_to_rgb(vgg: np.ndarray) -> np.ndarray:
     """VGG space (..., 3) -> RGB uint8 (..., 3), rounded and clipped to 0-255."""
-    bgr = np.asarray(vgg, dtype=np.float32) + IMAGENET_MEAN_BGR
-    return np.clip(np.round(bgr[..., ::-1]), 0, 255).astype(np.uint8)
+    return np.clip(np.round(vgg_to_rgb_float(vgg)), 0, 255).astype(np.uint8)
 
 
 def vgg_pixel_bounds(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -49,38 +49,22 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def build_record(config, result, inputs: dict[str, str | None], extra: dict) -> dict:
-    """A JSON-ready dict: config, versions, input hashes, outcome and per-iteration history.
+def hash_inputs(paths: dict[str, str | None]) -> dict[str, dict]:
+    """role -> {"path", "sha256"} for each input file (sha256 None where there is no file)."""
+    return {role: {"path": path, "sha256": file_sha256(path)} for role, path in paths.items()}
 
-    config: a StyleConfig; result: a StylizeResult or None (run ended before optimising);
-    inputs: role -> file path (hashed here); extra: more top-level fields (timings, status).
-    """
-    record = {
+
+def build_record(config, inputs: dict, history: list[dict], outcome: dict) -> dict:
+    """A JSON-ready dict: config, seed, versions, hashed inputs (see hash_inputs), the outcome
+    (status, counts, timings) and the per-iteration history (losses and seconds)."""
+    return {
         "config": dataclasses.asdict(config),
         "seed": config.seed,
         "versions": library_versions(),
-        "inputs": {
-            role: {"path": path, "sha256": file_sha256(path)} for role, path in inputs.items()
-        },
+        "inputs": inputs,
+        **outcome,
+        "history": history,
     }
-    if result is not None:
-        record.update(
-            iterations=result.iterations,
-            evaluations=result.evaluations,
-            stop_reason=result.stop_reason,
-            initial_losses=result.initial_losses,
-            history=[
-                {
-                    "iteration": item.iteration,
-                    "evaluations": item.evaluations,
-                    "seconds": round(item.seconds, 4),
-                    "losses": item.losses,
-                }
-                for item in result.history
-            ],
-        )
-    record.update(extra)
-    return record
 
 
 def write_record(path: str, record: dict) -> None:

@@ -1,32 +1,29 @@
 """Command line: `python -m nst_tf.run --flagfile=configs/default.cfg [--flag=value ...]`.
 
 A thin shell: flags (one per StyleConfig field, defaults read from it) -> a frozen config ->
-inputs read and checked -> `nst_tf.stylize` -> image and JSON record saved atomically.
-Bad input ends with exit status 2 and one `error: ...` line; nothing is written.
+inputs read and checked -> `nst_tf.stylize` -> image, checkpoint and JSON record saved
+atomically. Bad input: exit status 2 and one `error: ...` line, nothing written. SIGINT/SIGTERM:
+the best image so far is saved, exit status 130/143; a second signal exits at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
+import signal
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
 from nst_tf.config import StyleConfig  # noqa: E402
-from nst_tf.image_io import image_format_for, load_image, save_image  # noqa: E402
-from nst_tf.preprocess import vgg_to_rgb  # noqa: E402
+from nst_tf.image_io import load_image  # noqa: E402
+from nst_tf.optimize import StopRequested  # noqa: E402
+from nst_tf.outputs import SIGNAL_EXIT, RunOutputs, check_output_path  # noqa: E402
 
 FLAGS = flags.FLAGS
 USAGE_ERROR = 2
-
-
-class UsageError(ValueError):
-    """A problem with the command line or the files it names."""
 
 
 def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
@@ -35,6 +32,7 @@ def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
         "int": flags.DEFINE_integer,
         "float": flags.DEFINE_float,
         "str": flags.DEFINE_string,
+        "bool": flags.DEFINE_boolean,
     }
     for spec in dataclasses.fields(StyleConfig):
         help_text = spec.metadata["help"]
@@ -62,60 +60,7 @@ def _parse_float(name: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise UsageError(f"--{name}: {text!r} is not a number") from None
-
-
-def check_output_path(config: StyleConfig) -> None:
-    """Refuse, before any work, an output that cannot be written or would replace an input."""
-    output = os.path.abspath(config.output)
-    image_format_for(config.output)
-    folder = os.path.dirname(output)
-    if not os.path.isdir(folder):
-        raise UsageError(f"--output={config.output}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"--output={config.output}: folder {folder} is not writable")
-    if os.path.isdir(output):
-        raise UsageError(f"--output={config.output} is a directory")
-    for path in (config.content, config.style, config.init_path):
-        if path and os.path.exists(path) and os.path.realpath(path) == os.path.realpath(output):
-            raise UsageError(f"--output={config.output} is an input file; choose another path")
-
-
-def intermediate_path(output: str, iteration: int) -> str:
-    """`out/x.png` -> `out/x_iter0050.png`."""
-    stem, extension = os.path.splitext(output)
-    return f"{stem}_iter{iteration:04d}{extension}"
-
-
-class ProgressReporter:
-    """The stylize callback: logs every `log_every` iterations, saves every `save_every`."""
-
-    def __init__(self, config: StyleConfig):
-        self.config = config
-        self.optimizing_seconds = 0.0
-
-    def __call__(self, record) -> None:
-        config = self.config
-        self.optimizing_seconds += record.seconds
-        if config.log_every and (record.iteration % config.log_every == 0 or record.iteration == 1):
-            per_iteration = self.optimizing_seconds / record.iteration
-            eta = per_iteration * (config.iterations - record.iteration)
-            logging.info(
-                "iter %d/%d  evals %d  total %.4g  content %.4g  style %.4g  tv %.4g  "
-                "%.2f s/iter  ETA %s",
-                record.iteration, config.iterations, record.evaluations, record.total_loss,
-                record.losses["content"], record.losses["style"], record.losses["tv"],
-                per_iteration, _duration(eta),
-            )  # fmt: skip
-        if config.save_every and record.iteration % config.save_every == 0:
-            save_image(
-                intermediate_path(config.output, record.iteration), vgg_to_rgb(record.image_vgg)
-            )
-
-
-def _duration(seconds: float) -> str:
-    minutes, seconds = divmod(int(math.ceil(seconds)), 60)
-    return f"{minutes}m{seconds:02d}s"
+        raise ValueError(f"--{name}: {text!r} is not a number") from None
 
 
 def read_inputs(config: StyleConfig):
@@ -124,41 +69,56 @@ def read_inputs(config: StyleConfig):
     style = load_image(config.style)
     init = load_image(config.init_path) if config.init_path else None
     if config.weights_path and not os.path.isfile(config.weights_path):
-        raise UsageError(
+        raise ValueError(
             f"--weights={config.weights}: no such file (or not one of imagenet, none, hed)"
         )
     return content, style, init
 
 
+class Interrupted(StopRequested):
+    """Raised by the first SIGINT/SIGTERM: stylize stops and returns the best image so far."""
+
+
+def install_signal_handlers() -> None:
+    """First SIGINT/SIGTERM raises Interrupted (named after the signal); a second one exits."""
+
+    def first(signum, frame):
+        signal.signal(signal.SIGINT, exit_now)
+        signal.signal(signal.SIGTERM, exit_now)
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, first)
+    signal.signal(signal.SIGTERM, first)
+
+
+def exit_now(signum, frame):
+    os._exit(128 + signum)
+
+
 def run(config: StyleConfig) -> int:
     """Check the inputs, stylise, save the image and its run record. Returns the exit status."""
-    check_output_path(config)
-    content, style, init = read_inputs(config)
-    from nst_tf.features import weights_file  # TensorFlow loads only once the inputs are good.
-    from nst_tf.pipeline import stylize
-    from nst_tf.record import build_record, record_path, write_record
+    install_signal_handlers()
+    try:
+        check_output_path(config)
+        content, style, init = read_inputs(config)
+        outputs = RunOutputs(config)  # TensorFlow loads only once the inputs are good.
+        if config.resume:
+            init = outputs.resume()
+        from nst_tf.pipeline import stylize
 
-    started = time.perf_counter()
-    result = stylize(content, style, config, ProgressReporter(config), init_rgb=init)
-    seconds = time.perf_counter() - started
-    save_image(config.output, result.image_rgb)
-    inputs = {
-        "content": config.content,
-        "style": config.style,
-        "init": config.init_path,
-        "weights": weights_file(config.backbone, config.weights),
-    }
-    extra = {"status": "finished" if result.finite else "non-finite", "seconds": round(seconds, 3)}
-    write_record(record_path(config.output), build_record(config, result, inputs, extra))
-    if not result.finite:
-        print(f"error: {result.stop_reason}; saved the last finite image to {config.output}",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    logging.info(
-        "%s after %d iterations (%d evaluations) in %.1f s; saved %s",
-        result.stop_reason, result.iterations, result.evaluations, seconds, config.output,
-    )  # fmt: skip
-    return 0
+        result = stylize(content, style, outputs.remaining_config(), outputs, init_rgb=init)
+    except Interrupted as interrupt:
+        print(f"error: {interrupt} before optimisation started; nothing saved", file=sys.stderr)
+        return SIGNAL_EXIT[str(interrupt)]
+    signal.signal(signal.SIGINT, exit_now)  # saving is atomic: a signal now just ends the process
+    signal.signal(signal.SIGTERM, exit_now)
+    interrupted = result.stop_reason if result.stop_reason in SIGNAL_EXIT else None
+    status, message = outputs.finish(result, interrupted)
+    if status:
+        print(message, file=sys.stderr)
+    else:
+        logging.info(message)
+    return status
 
 
 def main(argv: list[str]) -> int:
@@ -185,6 +145,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def entry_point() -> None:
     define_flags()
+    logging.set_verbosity(logging.INFO)
     app.run(main, flags_parser=parse_flags)
 
 

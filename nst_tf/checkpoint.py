@@ -1,0 +1,81 @@
+"""Resumable checkpoints: the current image beside the output, and the checks for --resume.
+
+A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) float32 in VGG
+space, the iteration and the evaluation count reached. SciPy's L-BFGS memory (its correction
+pairs) cannot be saved, so a resumed run rebuilds it over its first `lbfgs_history` iterations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from nst_tf.config import RUN_CONTROL_FIELDS, StyleConfig
+from nst_tf.image_io import write_atomically
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """image_vgg: (H, W, 3) float32, VGG space; counts reached when it was written."""
+
+    image_vgg: np.ndarray
+    iteration: int
+    evaluations: int
+
+
+def checkpoint_path(output_path: str) -> str:
+    """`out/picture.png` -> `out/picture.checkpoint.npz`."""
+    return os.path.splitext(output_path)[0] + ".checkpoint.npz"
+
+
+def save_checkpoint(path: str, checkpoint: Checkpoint) -> None:
+    """Write the checkpoint atomically."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        image_vgg=checkpoint.image_vgg.astype(np.float32),
+        iteration=checkpoint.iteration,
+        evaluations=checkpoint.evaluations,
+    )
+    write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
+
+
+def load_checkpoint(path: str) -> Checkpoint:
+    """Read a checkpoint; ValueError naming the file if it is missing or unreadable."""
+    try:
+        with np.load(path) as data:
+            return Checkpoint(
+                image_vgg=np.asarray(data["image_vgg"], np.float32),
+                iteration=int(data["iteration"]),
+                evaluations=int(data["evaluations"]),
+            )
+    except FileNotFoundError:
+        raise ValueError(f"--resume: no checkpoint {path} (nothing to resume)") from None
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"--resume: checkpoint {path} is unreadable ({error})") from None
+
+
+def load_record(path: str) -> dict:
+    """The JSON run record of the run to resume."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"--resume: no run record {path} (nothing to resume)") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--resume: run record {path} is unreadable ({error})") from None
+
+
+def config_differences(config: StyleConfig, recorded: dict) -> list[str]:
+    """Names of result-changing fields whose value differs from the recorded config."""
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    return [
+        name
+        for name, value in current.items()
+        if name not in RUN_CONTROL_FIELDS and recorded.get(name) != value
+    ]

@@ -1,0 +1,120 @@
+"""Interrupts, resume, kill -9 atomicity and determinism of real command-line runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO, run_cli
+
+
+def start_cli(*args):
+    command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg", *args]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for_line(process, fragment, timeout=120):
+    """Read stderr until a line contains `fragment`; return everything read."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if fragment in line:
+            return "".join(seen)
+    raise AssertionError(f"never saw {fragment!r}:\n{''.join(seen)}")
+
+
+@pytest.fixture
+def run_args(tmp_path, make_image):
+    content, style = make_image("c.png", 128, 96), make_image("s.png", 96, 96, seed=1)
+    output = str(tmp_path / "out.png")
+    common = [f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none"]
+    return common + ["--max_size=64", "--iterations=40", "--log_every=1"], output
+
+
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_best_image_and_resume_finishes(run_args, signal_number, status):
+    args, output = run_args
+    process = start_cli(*args)
+    wait_for_line(process, "iter 3/40")
+    process.send_signal(signal_number)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == status, rest
+    name = signal.Signals(signal_number).name
+    assert f"interrupted by {name}" in rest and output in rest and "Traceback" not in rest
+    Image.open(output).load()  # a complete image
+    record = json.load(open(output[:-4] + ".json"))
+    assert record["status"] == "interrupted"
+    reached = record["iterations"]
+    assert 3 <= reached < 40 and len(record["history"]) == reached
+    assert os.path.exists(output[:-4] + ".checkpoint.npz")
+
+    changed = run_cli(*args, "--resume", "--style_weight=5")
+    assert changed.returncode == 2 and "different style_weight" in changed.stderr
+
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming at iteration {reached}" in resumed.stderr
+    record = json.load(open(output[:-4] + ".json"))
+    assert record["status"] == "finished" and record["iterations"] == 40
+    assert [item["iteration"] for item in record["history"]] == list(range(1, 41))
+    assert not os.path.exists(output[:-4] + ".checkpoint.npz")
+
+
+def test_second_signal_exits_at_once(run_args):
+    args, _ = run_args
+    process = start_cli(*args, "--iterations=100000")
+    wait_for_line(process, "iter 2/")
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    assert process.returncode in (130, -signal.SIGINT)
+
+
+def test_resume_without_checkpoint_is_refused(run_args):
+    args, _ = run_args
+    process = run_cli(*args, "--resume")
+    assert process.returncode == 2 and "nothing to resume" in process.stderr
+
+
+def test_kill_9_never_leaves_a_partial_file(run_args):
+    args, output = run_args
+    folder = os.path.dirname(output)
+    for delay in (0.0, 0.13, 0.29, 0.41):
+        process = start_cli(*args, "--save_every=1", "--checkpoint_every=1", "--iterations=1000")
+        wait_for_line(process, "iter 2/")
+        time.sleep(delay)
+        process.kill()
+        process.wait()
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if name.startswith(".tmp-"):
+                continue  # an unfinished temporary file: never under a real name
+            if name.endswith(".png") and name not in ("c.png", "s.png"):
+                Image.open(path).load()
+            elif name.endswith(".json"):
+                json.load(open(path))
+            elif name.endswith(".npz"):
+                assert np.load(path)["image_vgg"].shape == (48, 64, 3)
+
+
+def test_same_seed_same_bytes(tmp_path, run_args):
+    args, output = run_args
+    second = str(tmp_path / "again.png")
+    first_run = run_cli(*args, "--init=noise", "--iterations=8")
+    second_run = run_cli(*args, "--init=noise", "--iterations=8", f"--output={second}")
+    assert first_run.returncode == 0 and second_run.returncode == 0
+    assert open(output, "rb").read() == open(second, "rb").read()
+    record = json.load(open(output[:-4] + ".json"))
+    assert record["seed"] == 0 and record["inputs"]["style"]["sha256"]
