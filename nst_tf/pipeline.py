@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_tf import features, image_io, preprocess
+from nst_tf import features, image_io, memory, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import Evaluator, LossSpec, compute_targets, make_loss_and_gradient
 from nst_tf.optimize import minimize_lbfgs
@@ -115,6 +115,8 @@ def stylize(
     """
     config = (config or StyleConfig()).validate()
     content_rgb, style_rgb = prepare_images(content_rgb, style_rgb, config)
+    height, width = content_rgb.shape[:2]
+    memory.check_fits(config, height, width, memory.available_bytes())
     spec = loss_spec(config)
     backbone = features.load_backbone(config.backbone, config.weights, config.seed)
     feature_model = features.build_feature_model(backbone, spec.feature_layers)
@@ -122,7 +124,6 @@ def stylize(
     targets = compute_targets(
         feature_model, spec, content_vgg, [(preprocess.rgb_to_vgg(style_rgb), 1.0)]
     )
-    height, width = content_rgb.shape[:2]
     evaluator = Evaluator(
         make_loss_and_gradient(feature_model, spec, targets, height, width), height, width
     )

@@ -97,7 +97,16 @@ def exit_now(signum, frame):
 
 def run(config: StyleConfig) -> int:
     """Check the inputs, stylise, save the image and its run record. Returns the exit status."""
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     install_signal_handlers()
+    try:
+        return _checked_run(config)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _checked_run(config: StyleConfig) -> int:
     try:
         check_output_path(config)
         content, style, init = read_inputs(config)
@@ -125,7 +134,16 @@ def main(argv: list[str]) -> int:
     if len(argv) > 1:
         return _fail(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)")
     try:
-        return run(config_from_flags())
+        config = config_from_flags()
+    except ValueError as error:
+        return _fail(str(error))
+    return run_or_fail(config)
+
+
+def run_or_fail(config: StyleConfig) -> int:
+    """`run`, with bad input reported as one `error: ...` line and exit status 2."""
+    try:
+        return run(config)
     except (ValueError, OSError) as error:  # ImageError and WeightsError are ValueErrors
         return _fail(str(error))
 

@@ -79,3 +79,17 @@ def test_pretrained_offline_run_lowers_style_loss_tenfold():
     content_small, _ = prepare_images(content, style, config)
     difference = np.abs(result.image_rgb.astype(float) - content_small).mean()
     assert difference < np.abs(content_small - content_small.mean((0, 1))).mean()
+
+
+@pytest.mark.parametrize(
+    "content_weight, style_weight, tv_weight",
+    [(1e-8, 1e12, 0.0), (1e12, 1e-8, 1e-8), (1e12, 1e12, 1e12), (1e-8, 1e-8, 1e-8)],
+)
+def test_extreme_but_valid_weights_stay_finite(content_weight, style_weight, tv_weight):
+    config = StyleConfig(
+        weights="none", max_size=32, iterations=3, init="noise",
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+    )  # fmt: skip
+    result = stylize(gradient_image(32, 32), gradient_image(32, 32, seed=5), config)
+    assert result.finite, result.stop_reason
+    assert all(np.isfinite(v) for r in result.history for v in r.losses.values())

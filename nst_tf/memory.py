@@ -1,0 +1,81 @@
+"""How much memory a run needs, estimated before any model is built.
+
+The forward pass keeps every activation up to the deepest layer used for the backward pass.
+For an H x W image, block b (1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256,
+512, 512 channels; each convolution output and pool output is float32. So
+
+    activation_bytes = 4 * sum over layers up to the deepest used of h_l * w_l * c_l
+    peak_bytes ~= BASE_BYTES + ACTIVATION_FACTOR * activation_bytes
+
+BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR (gradients and
+temporary buffers of the backward pass, per byte of stored activation) were fitted to the peak
+resident memory measured with `python scripts/measure_memory.py` (README, "Memory").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from nst_tf.config import StyleConfig
+
+BLOCK_CHANNELS = (64, 128, 256, 512, 512)
+CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
+BASE_BYTES = 700 * 2**20
+ACTIVATION_FACTOR = 4.0
+_LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
+
+
+class ResourceError(ValueError):
+    """A run that cannot fit in this machine's memory; the message suggests a --max_size."""
+
+
+def layer_sizes(backbone: str, height: int, width: int) -> list[tuple[str, int]]:
+    """(layer name, float count of its output) for every conv and pool layer, input to output."""
+    sizes = []
+    for block, (convs, channels) in enumerate(
+        zip(CONVS_PER_BLOCK[backbone], BLOCK_CHANNELS, strict=True), start=1
+    ):
+        positions = (height >> (block - 1)) * (width >> (block - 1))
+        sizes += [(f"block{block}_conv{k}", positions * channels) for k in range(1, convs + 1)]
+        sizes.append((f"block{block}_pool", (height >> block) * (width >> block) * channels))
+    return sizes
+
+
+def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Bytes of the float32 activations kept up to the deepest layer the config uses."""
+    sizes = layer_sizes(config.backbone, height, width)
+    names = [name for name, _ in sizes]
+    used = [name for name in config.content_layers + config.style_layers if _LAYER.match(name)]
+    deepest = max((names.index(name) for name in used if name in names), default=len(names) - 1)
+    return 4 * sum(count for _, count in sizes[: deepest + 1])
+
+
+def estimate_peak_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Estimated peak resident memory of a run on an H x W content image (see module doc)."""
+    return int(BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(config, height, width))
+
+
+def available_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo, or None where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_fits(config: StyleConfig, height: int, width: int, available: int | None) -> None:
+    """Raise ResourceError, suggesting a --max_size that fits, if the run would not fit."""
+    needed = estimate_peak_bytes(config, height, width)
+    if available is None or needed <= available:
+        return
+    scale = math.sqrt(max(available - BASE_BYTES, 0) / (needed - BASE_BYTES))
+    suggestion = int(config.max_size * scale * 0.95) // 16 * 16
+    raise ResourceError(
+        f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB but only "
+        f"{available / 2**30:.1f} GiB is available; try --max_size={max(suggestion, 32)}"
+    )

@@ -1,0 +1,68 @@
+"""Peak resident memory of one run per image size, each in a fresh process.
+
+    python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--evaluations 2]
+
+Prints, per size, the peak RSS, the activation bytes that nst_tf.memory predicts and its
+estimate, so the constants in nst_tf/memory.py can be checked against this machine.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHILD = """
+import os, sys, json
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+sys.path.insert(0, {root!r})
+import numpy as np
+from nst_tf import StyleConfig, stylize
+size, backbone, evaluations = {size}, {backbone!r}, {evaluations}
+rng = np.random.default_rng(0)
+content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=evaluations)
+stylize(content, content, config)
+"""
+
+
+def peak_rss_of_child(size: int, backbone: str, evaluations: int) -> int:
+    """Peak RSS in bytes of a fresh Python process that runs `evaluations` iterations."""
+    code = CHILD.format(root=ROOT, size=size, backbone=backbone, evaluations=evaluations)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-c", code], check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if after <= before:
+        raise RuntimeError("run sizes in increasing order: ru_maxrss is a running maximum")
+    return after * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="256,512,1024")
+    parser.add_argument("--backbone", default="vgg19")
+    parser.add_argument("--evaluations", type=int, default=2)
+    args = parser.parse_args()
+    sys.path.insert(0, ROOT)
+    from nst_tf.config import StyleConfig
+    from nst_tf.memory import activation_bytes, estimate_peak_bytes
+
+    rows = []
+    for size in sorted(int(s) for s in args.sizes.split(",")):
+        config = StyleConfig(backbone=args.backbone, max_size=size)
+        measured = peak_rss_of_child(size, args.backbone, args.evaluations)
+        rows.append(
+            {
+                "size": size,
+                "peak_rss_mb": round(measured / 2**20),
+                "activation_mb": round(activation_bytes(config, size, size) / 2**20),
+                "estimate_mb": round(estimate_peak_bytes(config, size, size) / 2**20),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
