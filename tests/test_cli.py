@@ -67,3 +67,26 @@ def test_output_may_not_overwrite_an_input(pair):
     )
     assert_clean_error(process, "is an input file")
     assert open(content, "rb").read() == before
+
+
+def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
+    from nst_tf import evaluator, run
+    from nst_tf.config import StyleConfig
+
+    content, style, output = pair
+    real_call, calls = evaluator.Evaluator.__call__, []
+
+    def failing_call(self, flat):
+        calls.append(1)
+        loss, gradient = real_call(self, flat)
+        return (float("nan"), gradient) if len(calls) > 4 else (loss, gradient)
+
+    monkeypatch.setattr(evaluator.Evaluator, "__call__", failing_call)
+    config = StyleConfig(
+        content=content, style=style, output=output, weights="none", max_size=48, iterations=20
+    )
+    assert run.run_or_fail(config) == 1
+    assert "non-finite" in capsys.readouterr().err
+    Image.open(output).load()
+    record = json.load(open(output[:-4] + ".json"))
+    assert record["status"] == "non-finite" and record["iterations"] < 20

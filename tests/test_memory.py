@@ -1,0 +1,47 @@
+import pytest
+
+from nst_tf import memory, run
+from nst_tf.config import StyleConfig
+
+
+def test_activation_bytes_by_hand():
+    # vgg16 up to block1_conv1 on 10x8: one 64-channel map of 80 positions, float32
+    config = StyleConfig(
+        backbone="vgg16", content_layers=("block1_conv1",), style_layers=("block1_conv1",)
+    )
+    assert memory.activation_bytes(config, 8, 10) == 4 * 80 * 64
+    # up to block2_conv1: block1 convs (2 x 80 x 64), pool (20 x 64), block2_conv1 (20 x 128)
+    config = config.replace(style_layers=("block2_conv1",))
+    assert memory.activation_bytes(config, 8, 10) == 4 * (2 * 80 * 64 + 20 * 64 + 20 * 128)
+
+
+def test_estimate_grows_with_pixels_and_depth():
+    config = StyleConfig()
+    small, large = (
+        memory.estimate_peak_bytes(config, 256, 256),
+        memory.estimate_peak_bytes(config, 512, 512),
+    )
+    assert memory.BASE_BYTES < small < large
+    shallow = config.replace(content_layers=("block1_conv1",), style_layers=("block1_conv1",))
+    assert memory.estimate_peak_bytes(shallow, 512, 512) < large
+
+
+def test_refusal_suggests_a_size_that_fits():
+    config = StyleConfig(max_size=2048)
+    available = memory.estimate_peak_bytes(config.replace(max_size=700), 700, 700)
+    with pytest.raises(memory.ResourceError, match=r"try --max_size=(\d+)") as caught:
+        memory.check_fits(config, 2048, 2048, available)
+    suggested = int(caught.value.args[0].rsplit("=", 1)[1])
+    assert 600 <= suggested <= 700
+    memory.check_fits(config, suggested, suggested, available)  # the suggestion does fit
+    memory.check_fits(config, 2048, 2048, None)  # unknown memory: no refusal
+
+
+def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
+    output = str(tmp_path / "out.png")
+    config = StyleConfig(content=make_image("c.png"), style=make_image("s.png", seed=1),
+                         output=output, weights="none", max_size=64)  # fmt: skip
+    assert run.run_or_fail(config) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: a 64x51 run needs about") and "try --max_size=" in error
