@@ -52,7 +52,7 @@ class StyleConfig:
         metadata=_help("One weight per style layer (normalised to sum 1); empty means equal."),
     )
     content_weight: float = field(default=1.0, metadata=_help("Weight of the content loss."))
-    style_weight: float = field(default=1e4, metadata=_help("Weight of the style loss."))
+    style_weight: float = field(default=0.03, metadata=_help("Weight of the style loss."))
     tv_weight: float = field(
         default=1e-3, metadata=_help("Weight of the total-variation loss (0 disables it).")
     )
@@ -60,7 +60,7 @@ class StyleConfig:
     style_scale: float = field(
         default=1.0, metadata=_help("Style image long side as a multiple of max_size.")
     )
-    iterations: int = field(default=300, metadata=_help("L-BFGS iterations."))
+    iterations: int = field(default=200, metadata=_help("L-BFGS iterations."))
     max_evaluations: int = field(
         default=0,
         metadata=_help("Cap on loss+gradient evaluations; 0 means 2 x iterations."),

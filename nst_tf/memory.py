@@ -21,8 +21,8 @@ from nst_tf.config import StyleConfig
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
-BASE_BYTES = 700 * 2**20
-ACTIVATION_FACTOR = 4.0
+BASE_BYTES = 1000 * 2**20
+ACTIVATION_FACTOR = 3.2
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import fmin_l_bfgs_b
 
-
 # Stop when the largest projected-gradient entry falls below this fraction of the starting mean
 # absolute gradient (gradients reach SciPy scaled so that mean is 1: see _Tracker).
 PROJECTED_GRADIENT_TOLERANCE = 1e-8
