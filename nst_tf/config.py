@@ -12,6 +12,10 @@ import math
 from dataclasses import dataclass, field
 
 BACKBONES = ("vgg19", "vgg16")
+POOLINGS = ("max", "avg")
+STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
+COLOR_MODES = ("none", "luminance", "histogram")
+OPTIMIZERS = ("lbfgs", "adam")
 # Fields that steer a run without changing its result: they may differ on --resume.
 RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
 INITS = ("content", "noise", "style")
@@ -27,12 +31,22 @@ class StyleConfig:
     """Every setting of a style-transfer run. Weights are dimensionless multipliers."""
 
     content: str = field(default="images/tubingen.jpg", metadata=_help("Content image path."))
-    style: str = field(default="images/starry_night.jpg", metadata=_help("Style image path."))
+    style: str = field(
+        default="images/starry_night.jpg",
+        metadata=_help("Style image path, or several separated by commas (their styles blend)."),
+    )
+    style_blend_weights: tuple[float, ...] = field(
+        default=(),
+        metadata=_help("One weight per style image (normalised to sum 1); empty means equal."),
+    )
     output: str = field(
         default="outputs/tubingen_starry_night.png",
         metadata=_help("Output image path (.png/.jpg/...); a .json run record goes next to it."),
     )
     backbone: str = field(default="vgg19", metadata=_help("Feature network: vgg19 or vgg16."))
+    pooling: str = field(
+        default="max", metadata=_help("Pooling in the backbone: max, or avg (same weights).")
+    )
     weights: str = field(
         default="imagenet",
         metadata=_help(
@@ -51,6 +65,17 @@ class StyleConfig:
         default=(),
         metadata=_help("One weight per style layer (normalised to sum 1); empty means equal."),
     )
+    style_loss: str = field(
+        default="gram",
+        metadata=_help("Style statistic: gram (Gatys), mean_std (Li et al. 2017), gaussian_w2."),
+    )
+    preserve_colors: str = field(
+        default="none",
+        metadata=_help(
+            "none; luminance (keep the content's colours, transfer brightness only); "
+            "histogram (recolour the style to the content's colour statistics first)."
+        ),
+    )
     content_weight: float = field(default=1.0, metadata=_help("Weight of the content loss."))
     style_weight: float = field(default=0.03, metadata=_help("Weight of the style loss."))
     tv_weight: float = field(
@@ -60,7 +85,15 @@ class StyleConfig:
     style_scale: float = field(
         default=1.0, metadata=_help("Style image long side as a multiple of max_size.")
     )
-    iterations: int = field(default=200, metadata=_help("L-BFGS iterations."))
+    optimizer: str = field(
+        default="lbfgs", metadata=_help("lbfgs (SciPy L-BFGS-B) or adam (projected Adam).")
+    )
+    iterations: int = field(
+        default=200, metadata=_help("Optimiser iterations (L-BFGS iterations or Adam steps).")
+    )
+    learning_rate: float = field(
+        default=5.0, metadata=_help("Adam step size, in pixel levels (0-255 scale).")
+    )
     max_evaluations: int = field(
         default=0,
         metadata=_help("Cap on loss+gradient evaluations; 0 means 2 x iterations."),
@@ -86,6 +119,16 @@ class StyleConfig:
     )
 
     @property
+    def style_paths(self) -> tuple[str, ...]:
+        """The style image paths (--style split at commas)."""
+        return tuple(path.strip() for path in self.style.split(",") if path.strip())
+
+    @property
+    def normalized_style_blend_weights(self) -> tuple[float, ...]:
+        """Per-style-image weights summing to 1 (equal when none were given)."""
+        return _normalized(self.style_blend_weights or (1.0,) * len(self.style_paths))
+
+    @property
     def weights_path(self) -> str | None:
         """The weights file named by --weights, or None for imagenet, none and hed."""
         return None if self.weights.strip().lower() in WEIGHT_SOURCES else self.weights
@@ -103,9 +146,7 @@ class StyleConfig:
     @property
     def normalized_style_layer_weights(self) -> tuple[float, ...]:
         """Per-style-layer weights summing to 1 (equal when none were given)."""
-        raw = self.style_layer_weights or (1.0,) * len(self.style_layers)
-        total = sum(raw)
-        return tuple(w / total for w in raw)
+        return _normalized(self.style_layer_weights or (1.0,) * len(self.style_layers))
 
     def replace(self, **changes) -> StyleConfig:
         """A copy with some fields changed (validated)."""
@@ -117,30 +158,43 @@ class StyleConfig:
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         for name in ("max_evaluations", "log_every", "save_every", "checkpoint_every"):
             _require(getattr(self, name) >= 0, name, "must be zero or positive")
-        for name in ("content_weight", "style_weight", "style_scale"):
+        for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")
         _require(
             math.isfinite(self.tv_weight) and self.tv_weight >= 0,
             "tv_weight",
             "must be zero or a positive finite number",
         )
-        _require(self.backbone in BACKBONES, "backbone", f"must be one of {', '.join(BACKBONES)}")
+        for name, choices in (
+            ("backbone", BACKBONES),
+            ("pooling", POOLINGS),
+            ("style_loss", STYLE_LOSSES),
+            ("preserve_colors", COLOR_MODES),
+            ("optimizer", OPTIMIZERS),
+        ):
+            _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
         _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
         _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
-        if self.style_layer_weights:
-            _require(
-                len(self.style_layer_weights) == len(self.style_layers),
-                "style_layer_weights",
-                f"needs {len(self.style_layers)} values, one per style layer",
-            )
-            _require(
-                all(_positive(w) for w in self.style_layer_weights),
-                "style_layer_weights",
-                "must all be positive finite numbers",
-            )
+        _check_weights_list(
+            self.style_layer_weights, len(self.style_layers), "style_layer_weights", "style layer"
+        )
+        _check_weights_list(
+            self.style_blend_weights, len(self.style_paths), "style_blend_weights", "style image"
+        )
         for name in ("content", "style", "output", "weights", "init"):
             _require(bool(getattr(self, name).strip()), name, "must not be empty")
         return self
+
+
+def _check_weights_list(weights: tuple, expected: int, flag: str, per: str) -> None:
+    if weights:
+        _require(len(weights) == expected, flag, f"needs {expected} values, one per {per}")
+        _require(all(_positive(w) for w in weights), flag, "must all be positive finite numbers")
+
+
+def _normalized(weights: tuple[float, ...]) -> tuple[float, ...]:
+    total = sum(weights)
+    return tuple(weight / total for weight in weights)
 
 
 def _positive(value: float) -> bool:

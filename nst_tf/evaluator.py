@@ -2,7 +2,7 @@
 
 Images are (1, H, W, 3) float32 in VGG space. The total loss is
     content_weight * mean_l content_loss_l
-  + style_weight * sum_l w_l style_layer_loss_l      (w_l normalised to sum 1)
+  + style_weight * sum_l w_l E_l      (w_l normalised to sum 1; E_l per `style_losses`)
   + tv_weight * total_variation_loss(image).
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst_tf import losses
+from nst_tf.style_losses import STYLE_LOSSES, blend
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class LossSpec:
     content_weight: float
     style_weight: float
     tv_weight: float
+    style_loss: str = "gram"
 
     @property
     def feature_layers(self) -> list[str]:
@@ -36,10 +38,11 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class Targets:
-    """Computed once per run: content features (1, h, w, C) and style Grams (C, C) per layer."""
+    """Computed once per run: content features (1, h, w, C) per content layer and, per style
+    layer, the prepared target of the chosen style statistic (see `style_losses`)."""
 
     content_features: tuple[tf.Tensor, ...]
-    style_grams: tuple[tf.Tensor, ...]
+    style_targets: tuple[tuple, ...]
 
 
 def named_features(feature_model: keras.Model, spec: LossSpec, image: tf.Tensor) -> dict:
@@ -55,22 +58,21 @@ def compute_targets(
 ) -> Targets:
     """Targets from `content_vgg` (H, W, 3) and `styles`, a list of (style_vgg (h, w, 3), blend).
 
-    A style layer's target is the blend (weights summing to 1) of each style image's Gram divided
-    by its own position count, times the position count the generated image has at that layer:
-    style images need not match the content's size.
+    Each style image is described on its own (its statistics do not depend on its size), the
+    descriptions are blended with the weights given (summing to 1), then prepared once.
     """
+    statistic = STYLE_LOSSES[spec.style_loss]
     content = named_features(feature_model, spec, tf.constant(content_vgg[None]))
-    blended = {name: 0.0 for name in spec.style_layers}
-    for style_vgg, blend in styles:
+    described = {name: [] for name in spec.style_layers}
+    for style_vgg, _ in styles:
         style = named_features(feature_model, spec, tf.constant(style_vgg[None]))
         for name in spec.style_layers:
-            blended[name] += blend * losses.gram_matrix(style[name]) / _positions(style[name])
-    grams = tuple(blended[name] * _positions(content[name]) for name in spec.style_layers)
-    return Targets(tuple(content[name] for name in spec.content_layers), grams)
-
-
-def _positions(features: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.shape(features)[1] * tf.shape(features)[2], tf.float32)
+            described[name].append(statistic.describe(style[name]))
+    weights = [weight for _, weight in styles]
+    style_targets = tuple(
+        statistic.prepare(blend(described[name], weights)) for name in spec.style_layers
+    )
+    return Targets(tuple(content[name] for name in spec.content_layers), style_targets)
 
 
 def make_loss_and_gradient(
@@ -82,6 +84,7 @@ def make_loss_and_gradient(
     "content", "style" and "tv" parts and the unweighted "style/<layer>" losses.
     """
     style_weights = tf.constant(spec.style_layer_weights, tf.float32)
+    statistic = STYLE_LOSSES[spec.style_loss]
 
     @tf.function(input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32)])
     def loss_and_gradient(image):
@@ -98,8 +101,8 @@ def make_loss_and_gradient(
             ) / len(spec.content_layers)
             per_layer = tf.stack(
                 [
-                    losses.style_layer_loss(features[name], gram)
-                    for name, gram in zip(spec.style_layers, targets.style_grams, strict=True)
+                    statistic.loss(features[name], target)
+                    for name, target in zip(spec.style_layers, targets.style_targets, strict=True)
                 ]
             )
             terms = {

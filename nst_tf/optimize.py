@@ -1,7 +1,7 @@
-"""One bounded L-BFGS run (SciPy's L-BFGS-B); knows nothing about images.
+"""Bounded minimisation: one SciPy L-BFGS-B run, or projected Adam; knows nothing of images.
 
-An iteration is one accepted L-BFGS step; each may take several function evaluations (line
-search), so both are counted and reported.
+An L-BFGS iteration is one accepted step; each may take several function evaluations (line
+search), so both are counted and reported. An Adam iteration is one step and one evaluation.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ PROJECTED_GRADIENT_TOLERANCE = 1e-8
 # Stop when a step lowers the loss by less than this many machine epsilons (relative): only on
 # true stagnation, so that --iterations, not SciPy's default tolerance, decides the run length.
 RELATIVE_REDUCTION_TOLERANCE = 10.0
+# Adam stops when the loss exceeds this multiple of the best loss so far.
+EXPLOSION_FACTOR = 1e3
 
 
 class StopRequested(BaseException):
@@ -28,7 +30,7 @@ class StopRequested(BaseException):
 
 
 @dataclass
-class LbfgsResult:
+class OptimizeResult:
     """x: the lowest-loss point evaluated (float64, same shape as x0)."""
 
     x: np.ndarray
@@ -84,7 +86,7 @@ def minimize_lbfgs(
     max_evaluations: int,
     history: int,
     on_iteration: Callable[[int, int, np.ndarray], None] | None = None,
-) -> LbfgsResult:
+) -> OptimizeResult:
     """Minimise `function` (flat float64 x -> (loss, gradient)) in the box lower <= x <= upper.
 
     One `fmin_l_bfgs_b` call for the whole run, so its curvature memory (`history` pairs) is
@@ -119,9 +121,52 @@ def minimize_lbfgs(
         reason = str(stop) or "stopped by the callback"
     except _NonFinite as error:
         reason, finite = str(error), False
+    return _result(tracker, shape, reason, finite)
+
+
+def minimize_adam(
+    function: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    iterations: int,
+    learning_rate: float,
+    on_iteration: Callable[[int, int, np.ndarray], None] | None = None,
+) -> OptimizeResult:
+    """Adam (Kingma & Ba; beta1 0.9, beta2 0.999) projected onto lower <= x <= upper after
+    every step; `learning_rate` in units of x. Same callback, stops and result as L-BFGS; a
+    loss above EXPLOSION_FACTOR times the starting loss also stops the run."""
+    shape = x0.shape
+    tracker = _Tracker(function)
+    x = np.clip(x0.ravel().astype(np.float64), lower.ravel(), upper.ravel())
+    first_moment, second_moment = np.zeros_like(x), np.zeros_like(x)
+    reason, finite = "reached the iteration count", True
+    try:
+        for step in range(1, iterations + 1):
+            loss, gradient = tracker(x)
+            if loss > EXPLOSION_FACTOR * tracker.best_loss * tracker.scale:
+                reason, finite = "the loss exploded (learning rate too high?)", False
+                break
+            first_moment = 0.9 * first_moment + 0.1 * gradient
+            second_moment = 0.999 * second_moment + 0.001 * gradient**2
+            update = (first_moment / (1 - 0.9**step)) / (
+                np.sqrt(second_moment / (1 - 0.999**step)) + 1e-8
+            )
+            x = np.clip(x - learning_rate * update, lower.ravel(), upper.ravel())
+            tracker.iterations = step
+            if on_iteration is not None:
+                on_iteration(step, tracker.evaluations, x.reshape(shape))
+    except StopRequested as stop:
+        reason = str(stop) or "stopped by the callback"
+    except _NonFinite as error:
+        reason, finite = str(error), False
+    return _result(tracker, shape, reason, finite)
+
+
+def _result(tracker: _Tracker, shape: tuple, reason: str, finite: bool) -> OptimizeResult:
     if tracker.best_x is None:
         raise FloatingPointError("the loss was not finite at the starting point")
-    return LbfgsResult(
+    return OptimizeResult(
         x=tracker.best_x.reshape(shape),
         loss=tracker.best_loss,
         iterations=tracker.iterations,

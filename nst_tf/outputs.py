@@ -35,7 +35,7 @@ def check_output_path(config: StyleConfig) -> None:
         raise ValueError(f"--output={config.output}: folder {folder} is not writable")
     if os.path.isdir(output):
         raise ValueError(f"--output={config.output} is a directory")
-    for path in (config.content, config.style, config.init_path, config.weights_path):
+    for path in (config.content, *config.style_paths, config.init_path, config.weights_path):
         if path and os.path.exists(path) and os.path.realpath(path) == os.path.realpath(output):
             raise ValueError(f"--output={config.output} is an input file; choose another path")
 
@@ -55,13 +55,10 @@ class RunOutputs:
         self.config = config
         self.record_path = record.record_path(config.output)
         self.checkpoint_path = checkpoint.checkpoint_path(config.output)
+        styles = {f"style{i + 1}" if i else "style": p for i, p in enumerate(config.style_paths)}
+        weights = weights_file(config.backbone, config.weights)
         self.inputs = record.hash_inputs(
-            {
-                "content": config.content,
-                "style": config.style,
-                "init": config.init_path,
-                "weights": weights_file(config.backbone, config.weights),
-            }
+            {"content": config.content, **styles, "init": config.init_path, "weights": weights}
         )
         self.history: list[dict] = []
         self.done_iterations = 0
@@ -75,8 +72,10 @@ class RunOutputs:
         changed = checkpoint.config_differences(self.config, recorded.get("config", {}))
         changed += [
             role
-            for role in ("content", "style", "init")
-            if recorded.get("inputs", {}).get(role, {}).get("sha256") != self.inputs[role]["sha256"]
+            for role in self.inputs
+            if role != "weights"
+            and recorded.get("inputs", {}).get(role, {}).get("sha256")
+            != self.inputs[role]["sha256"]
         ]
         if changed:
             raise ValueError(

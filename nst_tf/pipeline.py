@@ -1,4 +1,8 @@
-"""`stylize()`: content and style arrays in, stylised RGB array out, progress through a callback."""
+"""`stylize()`: content and style arrays in, stylised RGB array out, progress through a callback.
+
+The flow: resize -> (recolour styles) -> memory check -> backbone, targets, loss+gradient ->
+start image -> optimiser -> VGG space back to RGB -> (keep content colours).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_tf import features, image_io, memory, preprocess
+from nst_tf import colors, features, image_io, memory, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import Evaluator, LossSpec, compute_targets, make_loss_and_gradient
-from nst_tf.optimize import minimize_lbfgs
+from nst_tf.optimize import minimize_adam, minimize_lbfgs
 
 
 @dataclass(frozen=True)
@@ -52,17 +56,20 @@ class StylizeResult:
 
 
 def prepare_images(
-    content_rgb: np.ndarray, style_rgb: np.ndarray, config: StyleConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Resize content to `max_size` on its long side and style to `style_scale * max_size`.
+    content_rgb: np.ndarray, styles_rgb: list[np.ndarray], config: StyleConfig
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Resize content to `max_size` on its long side and each style to `style_scale * max_size`.
 
-    The style keeps its own aspect ratio. Raises ImageError if a side ends up under 32 px.
+    Styles keep their own aspect ratio. Raises ImageError if a side ends up under 32 px.
     """
     content = image_io.resize_long_side(content_rgb, config.max_size)
     image_io.check_min_side(content, "the content image")
-    style = image_io.resize_long_side(style_rgb, round(config.style_scale * config.max_size))
-    image_io.check_min_side(style, "the style image")
-    return content, style
+    styles = []
+    for style_rgb in styles_rgb:
+        style = image_io.resize_long_side(style_rgb, round(config.style_scale * config.max_size))
+        image_io.check_min_side(style, "the style image")
+        styles.append(style)
+    return content, styles
 
 
 def initial_image(
@@ -98,67 +105,100 @@ def loss_spec(config: StyleConfig) -> LossSpec:
         content_weight=config.content_weight,
         style_weight=config.style_weight,
         tv_weight=config.tv_weight,
+        style_loss=config.style_loss,
+    )
+
+
+def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> Evaluator:
+    """Backbone, feature model, targets (once) and the loss+gradient function for this run."""
+    spec = loss_spec(config)
+    backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
+    feature_model = features.build_feature_model(backbone, spec.feature_layers)
+    blend = config.normalized_style_blend_weights
+    if len(blend) != len(styles_rgb):
+        raise ValueError(
+            f"--style_blend_weights: {len(blend)} weights for {len(styles_rgb)} styles"
+        )
+    styles = [(preprocess.rgb_to_vgg(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
+    targets = compute_targets(feature_model, spec, preprocess.rgb_to_vgg(content_rgb), styles)
+    height, width = content_rgb.shape[:2]
+    function = make_loss_and_gradient(feature_model, spec, targets, height, width)
+    return Evaluator(function, height, width)
+
+
+class _Recorder:
+    """The optimiser's per-iteration hook: builds IterationRecords, keeps the history."""
+
+    def __init__(self, evaluator: Evaluator, callback):
+        self.evaluator, self.callback = evaluator, callback
+        self.history: list[IterationRecord] = []
+        self.clock = time.perf_counter()
+
+    def __call__(self, iteration: int, evaluations: int, x: np.ndarray) -> None:
+        now = time.perf_counter()
+        losses = dict(self.evaluator.last_terms)
+        record = IterationRecord(
+            iteration, evaluations, losses, now - self.clock, x.astype(np.float32)
+        )
+        self.clock = now
+        self.history.append(dataclasses.replace(record, image_vgg=None))
+        if self.callback is not None:
+            self.callback(record)
+
+
+def optimize_image(config: StyleConfig, evaluator: Evaluator, start_vgg: np.ndarray, recorder):
+    """Run the configured optimiser from `start_vgg` (H, W, 3) inside the 0-255 pixel box."""
+    lower, upper = preprocess.vgg_pixel_bounds(*start_vgg.shape[:2])
+    start = start_vgg.astype(np.float64)
+    if config.optimizer == "adam":
+        return minimize_adam(
+            evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
+        )
+    return minimize_lbfgs(
+        evaluator,
+        start,
+        lower,
+        upper,
+        iterations=config.iterations,
+        max_evaluations=config.evaluation_cap,
+        history=config.lbfgs_history,
+        on_iteration=recorder,
     )
 
 
 def stylize(
     content_rgb: np.ndarray,
-    style_rgb: np.ndarray,
+    style_rgb: np.ndarray | list[np.ndarray],
     config: StyleConfig | None = None,
     callback: Callable[[IterationRecord], None] | None = None,
     init_rgb: np.ndarray | None = None,
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
-    `callback(record)` runs after each L-BFGS iteration and may raise
+    `style_rgb` may be a list of images: their styles blend with `config.style_blend_weights`.
+    `callback(record)` runs after each iteration and may raise
     `nst_tf.optimize.StopRequested` to end the run early with the best image so far.
     """
     config = (config or StyleConfig()).validate()
-    content_rgb, style_rgb = prepare_images(content_rgb, style_rgb, config)
-    height, width = content_rgb.shape[:2]
-    memory.check_fits(config, height, width, memory.available_bytes())
-    spec = loss_spec(config)
-    backbone = features.load_backbone(config.backbone, config.weights, config.seed)
-    feature_model = features.build_feature_model(backbone, spec.feature_layers)
-    content_vgg = preprocess.rgb_to_vgg(content_rgb)
-    targets = compute_targets(
-        feature_model, spec, content_vgg, [(preprocess.rgb_to_vgg(style_rgb), 1.0)]
-    )
-    evaluator = Evaluator(
-        make_loss_and_gradient(feature_model, spec, targets, height, width), height, width
-    )
-    start_vgg = preprocess.rgb_to_vgg(initial_image(config, content_rgb, style_rgb, init_rgb))
-    history: list[IterationRecord] = []
-    clock = [time.perf_counter()]
-
-    def on_iteration(iteration: int, evaluations: int, x: np.ndarray) -> None:
-        now = time.perf_counter()
-        record = IterationRecord(
-            iteration, evaluations, dict(evaluator.last_terms), now - clock[0], x.astype(np.float32)
-        )
-        clock[0] = now
-        history.append(dataclasses.replace(record, image_vgg=None))
-        if callback is not None:
-            callback(record)
-
-    lower, upper = preprocess.vgg_pixel_bounds(height, width)
-    result = minimize_lbfgs(
-        evaluator,
-        start_vgg.astype(np.float64),
-        lower,
-        upper,
-        iterations=config.iterations,
-        max_evaluations=config.evaluation_cap,
-        history=config.lbfgs_history,
-        on_iteration=on_iteration,
-    )
+    styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
+    content_rgb, styles = prepare_images(content_rgb, styles, config)
+    if config.preserve_colors == "histogram":
+        styles = [colors.match_color_statistics(style, content_rgb) for style in styles]
+    memory.check_fits(config, *content_rgb.shape[:2], memory.available_bytes())
+    evaluator = build_evaluator(config, content_rgb, styles)
+    start_vgg = preprocess.rgb_to_vgg(initial_image(config, content_rgb, styles[0], init_rgb))
+    recorder = _Recorder(evaluator, callback)
+    result = optimize_image(config, evaluator, start_vgg, recorder)
+    image_rgb = preprocess.vgg_to_rgb(result.x)
+    if config.preserve_colors == "luminance":
+        image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
     return StylizeResult(
-        image_rgb=preprocess.vgg_to_rgb(result.x),
+        image_rgb=image_rgb,
         image_vgg=result.x.astype(np.float32),
         iterations=result.iterations,
         evaluations=result.evaluations,
         stop_reason=result.stop_reason,
         finite=result.finite,
         initial_losses=evaluator.first_terms,
-        history=history,
+        history=recorder.history,
     )

@@ -64,9 +64,9 @@ def _parse_float(name: str, text: str) -> float:
 
 
 def read_inputs(config: StyleConfig):
-    """Content, style and (for --init=PATH) init images as RGB uint8 arrays."""
+    """Content, styles (a list) and (for --init=PATH) init images as RGB uint8 arrays."""
     content = load_image(config.content)
-    style = load_image(config.style)
+    style = [load_image(path) for path in config.style_paths]
     init = load_image(config.init_path) if config.init_path else None
     if config.weights_path and not os.path.isfile(config.weights_path):
         raise ValueError(

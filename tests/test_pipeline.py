@@ -20,8 +20,8 @@ def gradient_image(height, width, seed=0):
 
 def test_style_keeps_its_aspect_ratio_and_is_scaled():
     config = StyleConfig(max_size=64, style_scale=1.5)
-    content, style = prepare_images(
-        np.zeros((300, 200, 3), np.uint8), np.zeros((50, 100, 3), np.uint8), config
+    content, (style,) = prepare_images(
+        np.zeros((300, 200, 3), np.uint8), [np.zeros((50, 100, 3), np.uint8)], config
     )
     assert content.shape == (64, 43, 3)
     assert style.shape == (48, 96, 3)
@@ -31,7 +31,7 @@ def test_too_small_after_resizing_is_refused():
     with pytest.raises(ImageError, match="at least 32 px"):
         prepare_images(
             np.zeros((10, 500, 3), np.uint8),
-            np.zeros((64, 64, 3), np.uint8),
+            [np.zeros((64, 64, 3), np.uint8)],
             StyleConfig(max_size=64),
         )
 
@@ -76,7 +76,7 @@ def test_pretrained_offline_run_lowers_style_loss_tenfold():
     assert result.iterations == 40 and result.evaluations >= 40
     assert first / last >= 10, (first, last)
     # the content survives: the result is still closer to the content than to a flat image
-    content_small, _ = prepare_images(content, style, config)
+    content_small, _ = prepare_images(content, [style], config)
     difference = np.abs(result.image_rgb.astype(float) - content_small).mean()
     assert difference < np.abs(content_small - content_small.mean((0, 1))).mean()
 
