@@ -109,6 +109,10 @@ class StyleConfig:
     save_every: int = field(
         default=0, metadata=_help("Save an intermediate image every N iterations (0: never).")
     )
+    tensorboard_dir: str = field(
+        default="",
+        metadata=_help("Write TensorBoard summaries (losses, gradient norm, images) here."),
+    )
     checkpoint_every: int = field(
         default=10,
         metadata=_help("Write a resumable checkpoint every N iterations (0: only on interrupt)."),

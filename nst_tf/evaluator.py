@@ -128,6 +128,7 @@ class Evaluator:
         self._loss_and_gradient = loss_and_gradient
         self._shape = (1, height, width, 3)
         self.first_terms: dict[str, float] = {}
+        self.last_gradient_norm = 0.0
         self.last_terms: dict[str, float] = {}
 
     def __call__(self, flat_vgg: np.ndarray) -> tuple[float, np.ndarray]:
@@ -136,4 +137,6 @@ class Evaluator:
         total, gradient, terms = self._loss_and_gradient(image)
         self.last_terms = {name: float(value) for name, value in terms.items()}
         self.first_terms = self.first_terms or self.last_terms
-        return float(total), gradient.numpy().astype(np.float64).ravel()
+        flat_gradient = gradient.numpy().astype(np.float64).ravel()
+        self.last_gradient_norm = float(np.linalg.norm(flat_gradient))
+        return float(total), flat_gradient

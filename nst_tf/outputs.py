@@ -3,7 +3,7 @@
 `RunOutputs` is the `stylize` callback: it logs progress, saves intermediate images and
 resumable checkpoints, and at the end writes the image and the JSON run record. Every file is
 written atomically. Files beside `out/x.png`: `x.json` (record), `x.checkpoint.npz` (while a run
-is unfinished), `x_iter0050.png` (with --save_every).
+is unfinished), `x_iter0050.png` (with --save_every); TensorBoard events in --tensorboard_dir.
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ class RunOutputs:
         self.done_evaluations = 0
         self.optimizing_seconds = 0.0
         self.started = time.perf_counter()
+        self.tensorboard = None
+        if config.tensorboard_dir:
+            from nst_tf.tensorboard import TensorBoardWriter
+
+            self.tensorboard = TensorBoardWriter(config.tensorboard_dir)
 
     def resume(self) -> np.ndarray:
         """Load the checkpoint and record of the interrupted run; its image as RGB float."""
@@ -115,8 +120,13 @@ class RunOutputs:
         config = self.config
         if config.log_every and (iteration % config.log_every == 0 or progress.iteration == 1):
             self._log_progress(iteration, evaluations, progress)
+        if self.tensorboard:
+            self.tensorboard.write_iteration(iteration, evaluations, progress)
         if config.save_every and iteration % config.save_every == 0:
-            save_image(intermediate_path(config.output, iteration), vgg_to_rgb(progress.image_vgg))
+            image_rgb = vgg_to_rgb(progress.image_vgg)
+            save_image(intermediate_path(config.output, iteration), image_rgb)
+            if self.tensorboard:
+                self.tensorboard.write_image(iteration, image_rgb)
         if config.checkpoint_every and iteration % config.checkpoint_every == 0:
             self._write_checkpoint(progress.image_vgg, iteration, evaluations, "running")
 
@@ -152,6 +162,9 @@ class RunOutputs:
         iteration = result.iterations + self.done_iterations
         evaluations = result.evaluations + self.done_evaluations
         save_image(self.config.output, result.image_rgb)
+        if self.tensorboard:
+            self.tensorboard.write_image(iteration, result.image_rgb)
+            self.tensorboard.close()
         extra = {"stop_reason": result.stop_reason, "initial_losses": result.initial_losses}
         if signal_name or not result.finite:
             status = "interrupted" if signal_name else "non-finite"

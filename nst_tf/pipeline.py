@@ -24,7 +24,8 @@ class IterationRecord:
     """Progress after one L-BFGS iteration.
 
     losses: the weighted "content", "style", "tv" terms and the unweighted "style/<layer>"
-    losses; seconds: wall time of this iteration; image_vgg: the current image (H, W, 3) in VGG
+    losses; seconds: wall time of this iteration; gradient_norm: L2 norm of the gradient of the
+    last evaluation (VGG-space pixels); image_vgg: the current image (H, W, 3) in VGG
     space, given to the callback only (None in StylizeResult.history, to keep memory flat).
     """
 
@@ -32,6 +33,7 @@ class IterationRecord:
     evaluations: int
     losses: dict[str, float]
     seconds: float
+    gradient_norm: float
     image_vgg: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -138,7 +140,12 @@ class _Recorder:
         now = time.perf_counter()
         losses = dict(self.evaluator.last_terms)
         record = IterationRecord(
-            iteration, evaluations, losses, now - self.clock, x.astype(np.float32)
+            iteration=iteration,
+            evaluations=evaluations,
+            losses=losses,
+            seconds=now - self.clock,
+            gradient_norm=self.evaluator.last_gradient_norm,
+            image_vgg=x.astype(np.float32),
         )
         self.clock = now
         self.history.append(dataclasses.replace(record, image_vgg=None))

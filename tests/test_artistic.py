@@ -149,3 +149,25 @@ def test_cli_with_every_artistic_flag(tmp_path, make_image):
         assert record["inputs"]["style2"]["sha256"] and len(record["history"]) == 3
     process = run_cli(f"--content={content}", f"--style={styles}", "--style_blend_weights=1,2,3")
     assert process.returncode == 2 and "--style_blend_weights needs 2 values" in process.stderr
+
+
+def test_tensorboard_summaries(tmp_path, make_image):
+    import glob
+
+    output, logs = str(tmp_path / "out.png"), str(tmp_path / "tb")
+    content, style = make_image("c.png", 64, 48), make_image("s.png", seed=3)
+    process = run_cli(f"--content={content}", f"--style={style}", f"--output={output}",
+                      "--weights=none", "--max_size=48", "--iterations=4",
+                      "--save_every=2", f"--tensorboard_dir={logs}")  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    tags, image_steps = {}, []
+    for path in glob.glob(f"{logs}/events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+                if value.tag == "image":
+                    image_steps.append(event.step)
+    for tag in ("loss/total", "loss/content", "loss/style", "loss/tv", "gradient_norm",
+                "evaluations_per_iteration", "style_layer/block1_conv1"):  # fmt: skip
+        assert tags.get(tag) == [1, 2, 3, 4], (tag, tags.get(tag))
+    assert image_steps == [2, 4, 4]
