@@ -53,3 +53,33 @@ def test_bad_values_are_reported_by_flag_name():
         run.config_from_flags(fresh_flags("--style_layer_weights=1,x,1,1,1"))
     with pytest.raises(ValueError, match="--style_layer_weights needs 5 values"):
         run.config_from_flags(fresh_flags("--style_layer_weights=1,2"))
+
+
+@pytest.mark.parametrize(
+    "preset, expected",
+    [
+        (
+            "gatys2016",
+            {
+                "content_layers": ("block4_conv2",),
+                "pooling": "avg",
+                "init": "noise",
+                "tv_weight": 0.0,
+            },
+        ),
+        ("preview", {"max_size": 256, "log_every": 5}),
+        ("offline", {"backbone": "vgg16", "weights": "hed"}),
+        ("hires", {"max_size": 1024, "checkpoint_every": 5}),
+    ],
+)
+def test_presets_nest_default_cfg(monkeypatch, preset, expected):
+    monkeypatch.chdir(REPO)  # nested --flagfile paths are relative to the working directory
+    config = run.config_from_flags(
+        fresh_flags(f"--flagfile=configs/{preset}.cfg", "--iterations=7")
+    )
+    for name, value in expected.items():
+        assert getattr(config, name) == value, name
+    assert config.iterations == 7  # flags after the preset still win
+    untouched = {f.name for f in dataclasses.fields(StyleConfig)} - set(expected) - {"iterations"}
+    changed = {name for name in untouched if getattr(config, name) != getattr(StyleConfig(), name)}
+    assert changed <= {"content_weight", "style_weight", "log_every", "output"}
