@@ -11,7 +11,25 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-BACKBONES = ("vgg19", "vgg16")
+BACKBONES = ("vgg19", "vgg16", "resnet50", "inception_v3")
+VGG_CONTENT_LAYERS = ("block5_conv2",)
+VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+# (content layers, style layers) used when the layer flags keep their VGG defaults.
+BACKBONE_LAYERS = {
+    "vgg19": (VGG_CONTENT_LAYERS, VGG_STYLE_LAYERS),
+    "vgg16": (VGG_CONTENT_LAYERS, VGG_STYLE_LAYERS),
+    "resnet50": (
+        ("conv4_block6_out",),
+        (
+            "conv1_relu",
+            "conv2_block3_out",
+            "conv3_block4_out",
+            "conv4_block6_out",
+            "conv5_block3_out",
+        ),
+    ),
+    "inception_v3": (("mixed7",), ("mixed0", "mixed2", "mixed4", "mixed6", "mixed8")),
+}
 POOLINGS = ("max", "avg")
 STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
 COLOR_MODES = ("none", "luminance", "histogram")
@@ -43,7 +61,12 @@ class StyleConfig:
         default="outputs/tubingen_starry_night.png",
         metadata=_help("Output image path (.png/.jpg/...); a .json run record goes next to it."),
     )
-    backbone: str = field(default="vgg19", metadata=_help("Feature network: vgg19 or vgg16."))
+    backbone: str = field(
+        default="vgg19",
+        metadata=_help(
+            "Feature network: vgg19, vgg16, resnet50 or inception_v3 (keras.applications)."
+        ),
+    )
     pooling: str = field(
         default="max", metadata=_help("Pooling in the backbone: max, or avg (same weights).")
     )
@@ -55,11 +78,13 @@ class StyleConfig:
         ),
     )
     content_layers: tuple[str, ...] = field(
-        default=("block5_conv2",), metadata=_help("Keras layer names for the content loss.")
-    )
+        default=VGG_CONTENT_LAYERS,
+        metadata=_help("Keras layer names for the content loss (left at the VGG default, a "
+                       "non-VGG backbone uses its own: see README)."),
+    )  # fmt: skip
     style_layers: tuple[str, ...] = field(
-        default=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
-        metadata=_help("Keras layer names for the style loss."),
+        default=VGG_STYLE_LAYERS,
+        metadata=_help("Keras layer names for the style loss (as content_layers)."),
     )
     style_layer_weights: tuple[float, ...] = field(
         default=(),
@@ -123,6 +148,20 @@ class StyleConfig:
     )
 
     @property
+    def effective_content_layers(self) -> tuple[str, ...]:
+        """content_layers, or the backbone's default if they were left at the VGG default."""
+        if self.content_layers == VGG_CONTENT_LAYERS:
+            return BACKBONE_LAYERS[self.backbone][0]
+        return self.content_layers
+
+    @property
+    def effective_style_layers(self) -> tuple[str, ...]:
+        """style_layers, or the backbone's default if they were left at the VGG default."""
+        if self.style_layers == VGG_STYLE_LAYERS:
+            return BACKBONE_LAYERS[self.backbone][1]
+        return self.style_layers
+
+    @property
     def style_paths(self) -> tuple[str, ...]:
         """The style image paths (--style split at commas)."""
         return tuple(path.strip() for path in self.style.split(",") if path.strip())
@@ -150,7 +189,8 @@ class StyleConfig:
     @property
     def normalized_style_layer_weights(self) -> tuple[float, ...]:
         """Per-style-layer weights summing to 1 (equal when none were given)."""
-        return _normalized(self.style_layer_weights or (1.0,) * len(self.style_layers))
+        count = len(self.effective_style_layers)
+        return _normalized(self.style_layer_weights or (1.0,) * count)
 
     def replace(self, **changes) -> StyleConfig:
         """A copy with some fields changed (validated)."""
@@ -180,7 +220,10 @@ class StyleConfig:
         _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
         _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
         _check_weights_list(
-            self.style_layer_weights, len(self.style_layers), "style_layer_weights", "style layer"
+            self.style_layer_weights,
+            len(self.effective_style_layers),
+            "style_layer_weights",
+            "style layer",
         )
         _check_weights_list(
             self.style_blend_weights, len(self.style_paths), "style_blend_weights", "style image"

@@ -1,7 +1,8 @@
 """Backbones by name, their weights, and the multi-output feature model.
 
 Keras fuses the ReLU into each convolution, so `block4_conv2` is the paper's relu4_2.
-Inputs are VGG space (see `preprocess`), shape (B, H, W, 3) with any H, W >= 32.
+Inputs are in the backbone's pixel space (see `preprocess`), shape (B, H, W, 3) with
+H, W >= 32 (75 for inception_v3).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import numpy as np
 _CONSTRUCTORS = {
     "vgg19": keras.applications.VGG19,
     "vgg16": keras.applications.VGG16,
+    "resnet50": keras.applications.ResNet50,
+    "inception_v3": keras.applications.InceptionV3,
 }
 _IMAGENET_CACHE_FILES = {
     "vgg19": "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
     "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet50": "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
 }
 
 
@@ -95,14 +100,15 @@ def _imagenet_backbone(backbone: str) -> keras.Model:
 
 
 def _randomize(model: keras.Model, seed: int) -> None:
+    """He-normal convolution kernels and zero biases from `seed`; batch norm stays identity."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        if not layer.weights:
+        if not isinstance(layer, keras.layers.Conv2D):
             continue
-        kernel, bias = layer.get_weights()
+        kernel, *bias = layer.get_weights()
         fan_in = np.prod(kernel.shape[:-1])
         kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32)
-        layer.set_weights([kernel, np.zeros_like(bias)])
+        layer.set_weights([kernel, *[np.zeros_like(b) for b in bias]])
 
 
 def _hed_weights_path() -> str:

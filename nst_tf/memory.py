@@ -46,7 +46,8 @@ def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the float32 activations kept up to the deepest layer the config uses."""
     sizes = layer_sizes(config.backbone, height, width)
     names = [name for name, _ in sizes]
-    used = [name for name in config.content_layers + config.style_layers if _LAYER.match(name)]
+    layers = config.effective_content_layers + config.effective_style_layers
+    used = [name for name in layers if _LAYER.match(name)]
     deepest = max((names.index(name) for name in used if name in names), default=len(names) - 1)
     return 4 * sum(count for _, count in sizes[: deepest + 1])
 
@@ -70,6 +71,8 @@ def available_bytes() -> int | None:
 
 def check_fits(config: StyleConfig, height: int, width: int, available: int | None) -> None:
     """Raise ResourceError, suggesting a --max_size that fits, if the run would not fit."""
+    if config.backbone not in CONVS_PER_BLOCK:
+        return  # the activation count above is VGG's; other backbones are not estimated
     needed = estimate_peak_bytes(config, height, width)
     if available is None or needed <= available:
         return

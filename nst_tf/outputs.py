@@ -18,7 +18,7 @@ import numpy as np
 from nst_tf import checkpoint, record
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import image_format_for, save_image
-from nst_tf.preprocess import vgg_to_rgb, vgg_to_rgb_float
+from nst_tf.preprocess import space_for
 
 log = logging.getLogger(__name__)
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -93,7 +93,7 @@ class RunOutputs:
         self.history = recorded.get("history", [])[: state.iteration]
         self.done_iterations, self.done_evaluations = state.iteration, state.evaluations
         log.info("resuming at iteration %d from %s", state.iteration, self.checkpoint_path)
-        return vgg_to_rgb_float(state.image_vgg)
+        return space_for(self.config.backbone).to_rgb_float(state.image_vgg)
 
     def remaining_config(self) -> StyleConfig:
         """The config for what is left to do (all of it unless resuming)."""
@@ -123,7 +123,7 @@ class RunOutputs:
         if self.tensorboard:
             self.tensorboard.write_iteration(iteration, evaluations, progress)
         if config.save_every and iteration % config.save_every == 0:
-            image_rgb = vgg_to_rgb(progress.image_vgg)
+            image_rgb = space_for(config.backbone).to_rgb(progress.image_vgg)
             save_image(intermediate_path(config.output, iteration), image_rgb)
             if self.tensorboard:
                 self.tensorboard.write_image(iteration, image_rgb)

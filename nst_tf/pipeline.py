@@ -25,8 +25,9 @@ class IterationRecord:
 
     losses: the weighted "content", "style", "tv" terms and the unweighted "style/<layer>"
     losses; seconds: wall time of this iteration; gradient_norm: L2 norm of the gradient of the
-    last evaluation (VGG-space pixels); image_vgg: the current image (H, W, 3) in VGG
-    space, given to the callback only (None in StylizeResult.history, to keep memory flat).
+    last evaluation (model-space pixels); image_vgg: the current image (H, W, 3) in the
+    backbone's pixel space (VGG space for VGG and ResNet, see `preprocess`), given to the
+    callback only (None in StylizeResult.history, to keep memory flat).
     """
 
     iteration: int
@@ -101,8 +102,8 @@ def initial_image(
 def loss_spec(config: StyleConfig) -> LossSpec:
     """The loss layout and weights that `config` asks for."""
     return LossSpec(
-        content_layers=tuple(config.content_layers),
-        style_layers=tuple(config.style_layers),
+        content_layers=config.effective_content_layers,
+        style_layers=config.effective_style_layers,
         style_layer_weights=config.normalized_style_layer_weights,
         content_weight=config.content_weight,
         style_weight=config.style_weight,
@@ -121,8 +122,9 @@ def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: li
         raise ValueError(
             f"--style_blend_weights: {len(blend)} weights for {len(styles_rgb)} styles"
         )
-    styles = [(preprocess.rgb_to_vgg(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
-    targets = compute_targets(feature_model, spec, preprocess.rgb_to_vgg(content_rgb), styles)
+    space = preprocess.space_for(config.backbone)
+    styles = [(space.from_rgb(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
+    targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles)
     height, width = content_rgb.shape[:2]
     function = make_loss_and_gradient(feature_model, spec, targets, height, width)
     return Evaluator(function, height, width)
@@ -153,10 +155,11 @@ class _Recorder:
             self.callback(record)
 
 
-def optimize_image(config: StyleConfig, evaluator: Evaluator, start_vgg: np.ndarray, recorder):
-    """Run the configured optimiser from `start_vgg` (H, W, 3) inside the 0-255 pixel box."""
-    lower, upper = preprocess.vgg_pixel_bounds(*start_vgg.shape[:2])
-    start = start_vgg.astype(np.float64)
+def optimize_image(config: StyleConfig, evaluator: Evaluator, start_model: np.ndarray, recorder):
+    """Run the configured optimiser from `start_model` (H, W, 3, model space) inside the
+    0-255 pixel box."""
+    lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
+    start = start_model.astype(np.float64)
     if config.optimizer == "adam":
         return minimize_adam(
             evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
@@ -193,10 +196,11 @@ def stylize(
         styles = [colors.match_color_statistics(style, content_rgb) for style in styles]
     memory.check_fits(config, *content_rgb.shape[:2], memory.available_bytes())
     evaluator = build_evaluator(config, content_rgb, styles)
-    start_vgg = preprocess.rgb_to_vgg(initial_image(config, content_rgb, styles[0], init_rgb))
+    space = preprocess.space_for(config.backbone)
+    start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
     recorder = _Recorder(evaluator, callback)
-    result = optimize_image(config, evaluator, start_vgg, recorder)
-    image_rgb = preprocess.vgg_to_rgb(result.x)
+    result = optimize_image(config, evaluator, start_model, recorder)
+    image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
     return StylizeResult(

@@ -171,3 +171,27 @@ def test_tensorboard_summaries(tmp_path, make_image):
                 "evaluations_per_iteration", "style_layer/block1_conv1"):  # fmt: skip
         assert tags.get(tag) == [1, 2, 3, 4], (tag, tags.get(tag))
     assert image_steps == [2, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "backbone, size, content_layer",
+    [("resnet50", 64, "conv4_block6_out"), ("inception_v3", 96, "mixed7")],
+)
+def test_other_backbones_run_with_their_own_layers_and_pixels(
+    tmp_path, make_image, backbone, size, content_layer
+):
+    from nst_tf import StyleConfig, stylize
+    from nst_tf.image_io import load_image
+    from nst_tf.preprocess import space_for
+
+    config = StyleConfig(backbone=backbone, weights="none", max_size=size, iterations=3)
+    assert config.effective_content_layers == (content_layer,)
+    content = load_image(make_image("c.png", size, size))
+    result = stylize(content, load_image(make_image("s.png", 80, 80, seed=1)), config)
+    assert result.image_rgb.shape == (size, size, 3) and result.iterations == 3
+    assert set(result.history[0].losses) >= {"content", "style", "tv"}
+    space = space_for(backbone)
+    np.testing.assert_array_equal(space.to_rgb(space.from_rgb(content)), content)
+    if backbone == "inception_v3":
+        lower, upper = space.bounds(1, 1)
+        assert lower.min() == -1.0 and upper.max() == 1.0
