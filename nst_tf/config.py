@@ -167,11 +167,6 @@ class StyleConfig:
         return tuple(path.strip() for path in self.style.split(",") if path.strip())
 
     @property
-    def normalized_style_blend_weights(self) -> tuple[float, ...]:
-        """Per-style-image weights summing to 1 (equal when none were given)."""
-        return _normalized(self.style_blend_weights or (1.0,) * len(self.style_paths))
-
-    @property
     def weights_path(self) -> str | None:
         """The weights file named by --weights, or None for imagenet, none and hed."""
         return None if self.weights.strip().lower() in WEIGHT_SOURCES else self.weights

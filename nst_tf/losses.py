@@ -9,8 +9,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _as_matrix(features: tf.Tensor) -> tf.Tensor:
-    """(1, H, W, C) or (H, W, C) -> (M, N) with M = H*W, N = C."""
+def feature_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(1, H, W, C) or (H, W, C) -> the (M, N) matrix F: M = H*W positions, N = C channels."""
     features = tf.convert_to_tensor(features)
     channels = tf.shape(features)[-1]
     return tf.reshape(features, [-1, channels])
@@ -18,13 +18,13 @@ def _as_matrix(features: tf.Tensor) -> tf.Tensor:
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """G_ij = sum_k F_ki F_kj over the M positions: (N, N), not normalised."""
-    matrix = _as_matrix(features)
+    matrix = feature_matrix(features)
     return tf.matmul(matrix, matrix, transpose_a=True)
 
 
 def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     """E = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2), G = gram(features) (Gatys et al. 2015, eq. 4)."""
-    matrix = _as_matrix(features)
+    matrix = feature_matrix(features)
     positions = tf.cast(tf.shape(matrix)[0], tf.float32)
     channels = tf.cast(tf.shape(matrix)[1], tf.float32)
     difference = gram_matrix(features) - target_gram

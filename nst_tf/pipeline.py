@@ -117,11 +117,12 @@ def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: li
     spec = loss_spec(config)
     backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
     feature_model = features.build_feature_model(backbone, spec.feature_layers)
-    blend = config.normalized_style_blend_weights
+    blend = config.style_blend_weights or (1.0,) * len(styles_rgb)
     if len(blend) != len(styles_rgb):
         raise ValueError(
             f"--style_blend_weights: {len(blend)} weights for {len(styles_rgb)} styles"
         )
+    blend = [weight / sum(blend) for weight in blend]
     space = preprocess.space_for(config.backbone)
     styles = [(space.from_rgb(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
     targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles)

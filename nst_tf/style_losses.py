@@ -21,19 +21,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.losses import _as_matrix, gram_matrix, style_layer_loss
+from nst_tf.losses import feature_matrix, gram_matrix, style_layer_loss
 
 EIGENVALUE_FLOOR = 1e-8
 
 
 def _mean_and_centered(features):
-    matrix = _as_matrix(features)
+    matrix = feature_matrix(features)
     mean = tf.reduce_mean(matrix, axis=0)
     return matrix, mean, matrix - mean
 
 
 def _positions(features) -> tf.Tensor:
-    return tf.cast(tf.shape(_as_matrix(features))[0], tf.float32)
+    return tf.cast(tf.shape(feature_matrix(features))[0], tf.float32)
 
 
 class GramStyle:

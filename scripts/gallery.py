@@ -27,7 +27,7 @@ ROWS = [
     ("Style loss: Gaussian W2", STARRY, ["--style_loss=gaussian_w2", "--style_weight=3"]),
     ("Adam instead of L-BFGS", STARRY, ["--optimizer=adam", "--learning_rate=5"]),
     ("Noise init, block4_conv2 content", STARRY,
-     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=10"]),
+     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=300"]),
 ]  # fmt: skip
 TILE, LABEL = 192, 34
 
@@ -50,14 +50,15 @@ def tile(path: str) -> Image.Image:
 
 
 def contact_sheet(rows: list[tuple]) -> Image.Image:
-    """rows: (title, style paths, result path, command) -> content | style(s) | result grid."""
+    """rows: (title, style paths, result path, flags) -> content | style(s) | result grid, each
+    row labelled with its title and the flags that set it apart from the first row."""
     width = 3 * TILE + 40
     sheet = Image.new("RGB", (width, len(rows) * (TILE + LABEL + 10)), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (title, style, result, command) in enumerate(rows):
         top = index * (TILE + LABEL + 10)
         draw.text((10, top + 2), title, fill="black")
-        draw.text((10, top + 16), command.replace("python -m nst_tf.run ", "")[:110], fill="gray")
+        draw.text((10, top + 16), command, fill="gray")
         styles = [tile(path) for path in style.split(",")]
         style_tile = Image.new("RGB", (TILE, TILE), "white")
         for offset, image in enumerate(styles):
@@ -78,7 +79,8 @@ def main() -> None:
     rows, commands = [], []
     for index, (title, style, extra) in enumerate(ROWS):
         result, command = render_row(index, style, extra, args.size, args.iterations)
-        rows.append((title, style, result, command))
+        distinct = " ".join(extra) or ("--style=" + style if "," in style else "(defaults)")
+        rows.append((title, style, result, distinct))
         commands.append(f"| {title} | `{command}` |")
     contact_sheet(rows).save(os.path.join(ROOT, args.out), quality=90)
     print("| row | command |\n| --- | --- |\n" + "\n".join(commands))

@@ -195,3 +195,12 @@ def test_other_backbones_run_with_their_own_layers_and_pixels(
     if backbone == "inception_v3":
         lower, upper = space.bounds(1, 1)
         assert lower.min() == -1.0 and upper.max() == 1.0
+
+
+def test_api_takes_a_list_of_styles_with_equal_blend_by_default():
+    from nst_tf import StyleConfig, stylize
+
+    rng = np.random.default_rng(4)
+    images = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3)]
+    result = stylize(images[0], images[1:], StyleConfig(weights="none", max_size=32, iterations=2))
+    assert result.iterations == 2 and result.image_rgb.shape == (32, 32, 3)
