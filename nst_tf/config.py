@@ -107,6 +107,13 @@ class StyleConfig:
         default=1e-3, metadata=_help("Weight of the total-variation loss (0 disables it).")
     )
     max_size: int = field(default=512, metadata=_help("Long side of the output in pixels."))
+    scales: int = field(
+        default=1,
+        metadata=_help("Coarse-to-fine: optimise at this many sizes, smallest first (1: off)."),
+    )
+    scale_factor: float = field(
+        default=2.0, metadata=_help("Size ratio between successive scales (with --scales > 1).")
+    )
     style_scale: float = field(
         default=1.0, metadata=_help("Style image long side as a multiple of max_size.")
     )
@@ -193,7 +200,7 @@ class StyleConfig:
 
     def validate(self) -> StyleConfig:
         """Check every field; raise ValueError naming the offending flag. Returns self."""
-        for name in ("max_size", "iterations", "lbfgs_history"):
+        for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         for name in ("max_evaluations", "log_every", "save_every", "checkpoint_every"):
             _require(getattr(self, name) >= 0, name, "must be zero or positive")
@@ -204,6 +211,12 @@ class StyleConfig:
             "tv_weight",
             "must be zero or a positive finite number",
         )
+        _require(
+            math.isfinite(self.scale_factor) and self.scale_factor > 1,
+            "scale_factor",
+            "must be a finite number above 1",
+        )
+        _require(self.iterations >= self.scales, "iterations", "must be at least --scales")
         for name, choices in (
             ("backbone", BACKBONES),
             ("pooling", POOLINGS),

@@ -39,6 +39,7 @@ class OptimizeResult:
     evaluations: int
     stop_reason: str
     finite: bool = True
+    interrupted: bool = False
 
 
 class _Tracker:
@@ -118,7 +119,7 @@ def minimize_lbfgs(
         )
         reason = _reason(info, tracker, iterations)
     except StopRequested as stop:
-        reason = str(stop) or "stopped by the callback"
+        return _result(tracker, shape, str(stop) or "stopped by the callback", True, True)
     except _NonFinite as error:
         reason, finite = str(error), False
     return _result(tracker, shape, reason, finite)
@@ -157,13 +158,15 @@ def minimize_adam(
             if on_iteration is not None:
                 on_iteration(step, tracker.evaluations, x.reshape(shape))
     except StopRequested as stop:
-        reason = str(stop) or "stopped by the callback"
+        return _result(tracker, shape, str(stop) or "stopped by the callback", True, True)
     except _NonFinite as error:
         reason, finite = str(error), False
     return _result(tracker, shape, reason, finite)
 
 
-def _result(tracker: _Tracker, shape: tuple, reason: str, finite: bool) -> OptimizeResult:
+def _result(
+    tracker: _Tracker, shape: tuple, reason: str, finite: bool, interrupted: bool = False
+) -> OptimizeResult:
     if tracker.best_x is None:
         raise FloatingPointError("the loss was not finite at the starting point")
     return OptimizeResult(
@@ -173,6 +176,7 @@ def _result(tracker: _Tracker, shape: tuple, reason: str, finite: bool) -> Optim
         evaluations=tracker.evaluations,
         stop_reason=reason,
         finite=finite,
+        interrupted=interrupted,
     )
 
 

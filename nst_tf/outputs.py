@@ -73,6 +73,8 @@ class RunOutputs:
 
     def resume(self) -> np.ndarray:
         """Load the checkpoint and record of the interrupted run; its image as RGB float."""
+        if self.config.scales > 1:
+            raise ValueError("--resume works with --scales=1 only (checkpoints are per scale)")
         recorded = checkpoint.load_record(self.record_path)
         changed = checkpoint.config_differences(self.config, recorded.get("config", {}))
         changed += [

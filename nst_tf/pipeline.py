@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_tf import colors, features, image_io, memory, preprocess
+from nst_tf import colors, features, image_io, memory, multiscale, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import Evaluator, LossSpec, compute_targets, make_loss_and_gradient
 from nst_tf.optimize import minimize_adam, minimize_lbfgs
@@ -54,6 +54,7 @@ class StylizeResult:
     evaluations: int
     stop_reason: str
     finite: bool
+    interrupted: bool
     initial_losses: dict[str, float]
     history: list[IterationRecord]
 
@@ -187,11 +188,16 @@ def stylize(
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
     `style_rgb` may be a list of images: their styles blend with `config.style_blend_weights`.
+    With `config.scales` > 1 the run goes coarse-to-fine (see `multiscale`).
     `callback(record)` runs after each iteration and may raise
     `nst_tf.optimize.StopRequested` to end the run early with the best image so far.
     """
     config = (config or StyleConfig()).validate()
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
+    if config.scales > 1:
+        return multiscale.stylize_in_scales(
+            stylize, content_rgb, styles, config, callback, init_rgb
+        )
     content_rgb, styles = prepare_images(content_rgb, styles, config)
     if config.preserve_colors == "histogram":
         styles = [colors.match_color_statistics(style, content_rgb) for style in styles]
@@ -211,6 +217,7 @@ def stylize(
         evaluations=result.evaluations,
         stop_reason=result.stop_reason,
         finite=result.finite,
+        interrupted=result.interrupted,
         initial_losses=evaluator.first_terms,
         history=recorder.history,
     )

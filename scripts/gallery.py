@@ -1,9 +1,10 @@
 """Render the sample images through nst_tf's features into one labelled contact sheet.
 
-    python scripts/gallery.py [--size 192] [--iterations 80] [--out docs/gallery.jpg]
+    python scripts/gallery.py [--size 192] [--iterations 80] [--out docs/gallery.jpg] [--only 8]
 
 Each row runs the real command line (offline backbone: --backbone=vgg16 --weights=hed) and shows
-content | style | result with the flags that made it. Results go to docs/gallery/.
+content | style | result with the flags that made it. Results go to docs/gallery/; --only N
+re-renders row N alone and reuses the other rows' results.
 """
 
 import argparse
@@ -26,8 +27,9 @@ ROWS = [
     ("Style loss: mean and std (Li et al.)", STARRY, ["--style_loss=mean_std", "--style_weight=3"]),
     ("Style loss: Gaussian W2", STARRY, ["--style_loss=gaussian_w2", "--style_weight=3"]),
     ("Adam instead of L-BFGS", STARRY, ["--optimizer=adam", "--learning_rate=5"]),
-    ("Noise init, block4_conv2 content", STARRY,
-     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=300"]),
+    ("Noise init, block4_conv2 content, 400 iterations", STARRY,
+     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=300",
+      "--iterations=400"]),
 ]  # fmt: skip
 TILE, LABEL = 192, 34
 
@@ -74,11 +76,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--iterations", type=int, default=80)
     parser.add_argument("--out", default="docs/gallery.jpg")
+    parser.add_argument("--only", type=int, default=None, help="re-render this row only")
     args = parser.parse_args()
     os.makedirs(os.path.join(ROOT, "docs", "gallery"), exist_ok=True)
     rows, commands = [], []
     for index, (title, style, extra) in enumerate(ROWS):
-        result, command = render_row(index, style, extra, args.size, args.iterations)
+        if args.only is None or args.only == index:
+            result, command = render_row(index, style, extra, args.size, args.iterations)
+        else:
+            result, command = f"docs/gallery/row{index}.png", "(kept)"
         distinct = " ".join(extra) or ("--style=" + style if "," in style else "(defaults)")
         rows.append((title, style, result, distinct))
         commands.append(f"| {title} | `{command}` |")

@@ -1,0 +1,53 @@
+import numpy as np
+
+from nst_tf import StyleConfig, stylize
+from nst_tf.multiscale import scale_iterations, scale_sizes
+
+
+def test_sizes_and_iteration_budgets():
+    config = StyleConfig(max_size=512, scales=3, scale_factor=2.0, iterations=200)
+    assert scale_sizes(config) == [128, 256, 512]
+    assert scale_iterations(config) == [115, 57, 28]  # 4:2:1 rounded down, rest to the cheapest
+    assert sum(scale_iterations(config)) == 200
+    assert scale_iterations(config.replace(iterations=3)) == [1, 1, 1]
+    assert scale_sizes(StyleConfig(max_size=100, scales=2, scale_factor=1.5)) == [67, 100]
+
+
+def test_coarse_to_fine_run_numbers_iterations_across_scales():
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    seen = []
+    config = StyleConfig(weights="none", max_size=96, scales=2, iterations=6)
+    result = stylize(
+        content, style, config, callback=lambda r: seen.append((r.iteration, r.image_vgg.shape))
+    )
+    assert [iteration for iteration, _ in seen] == [1, 2, 3, 4, 5, 6]
+    assert [shape for _, shape in seen] == [(36, 48, 3)] * 4 + [(72, 96, 3)] * 2
+    assert result.iterations == 6 and result.image_rgb.shape == (72, 96, 3)
+    assert [r.iteration for r in result.history] == [1, 2, 3, 4, 5, 6]
+    assert result.evaluations == result.history[-1].evaluations
+
+
+def test_cli_coarse_to_fine_and_resume_refused(tmp_path, make_image):
+    import json
+
+    from PIL import Image
+
+    from tests.conftest import run_cli
+
+    output = str(tmp_path / "out.png")
+    content, style = make_image("c.png", 96, 72), make_image("s.png", seed=1)
+    args = [f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none",
+            "--max_size=96", "--scales=2", "--iterations=4"]  # fmt: skip
+    process = run_cli(*args)
+    assert process.returncode == 0, process.stderr
+    assert Image.open(output).size == (96, 72)
+    assert [item["iteration"] for item in json.load(open(output[:-4] + ".json"))["history"]] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    refused = run_cli(*args, "--resume")
+    assert refused.returncode == 2 and "--scales=1 only" in refused.stderr
