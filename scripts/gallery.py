@@ -28,7 +28,7 @@ ROWS = [
     ("Style loss: Gaussian W2", STARRY, ["--style_loss=gaussian_w2", "--style_weight=3"]),
     ("Adam instead of L-BFGS", STARRY, ["--optimizer=adam", "--learning_rate=5"]),
     ("Noise init, block4_conv2 content, 400 iterations", STARRY,
-     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=300",
+     ["--init=noise", "--content_layers=block4_conv2", "--content_weight=10",
       "--iterations=400"]),
 ]  # fmt: skip
 TILE, LABEL = 192, 34
