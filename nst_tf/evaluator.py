@@ -76,17 +76,26 @@ def compute_targets(
 
 
 def make_loss_and_gradient(
-    feature_model: keras.Model, spec: LossSpec, targets: Targets, height: int, width: int
+    feature_model: keras.Model,
+    spec: LossSpec,
+    targets: Targets,
+    height: int,
+    width: int,
+    jit_compile: bool = False,
 ):
     """A `tf.function` image (1, H, W, 3) -> (total, gradient (1, H, W, 3), terms dict).
 
-    The input signature is fixed, so it is traced once per run. terms holds the weighted
+    The input signature is fixed, so it is traced (and with `jit_compile`, XLA-compiled) once
+    per run. terms holds the weighted
     "content", "style" and "tv" parts and the unweighted "style/<layer>" losses.
     """
     style_weights = tf.constant(spec.style_layer_weights, tf.float32)
     statistic = STYLE_LOSSES[spec.style_loss]
 
-    @tf.function(input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32)],
+        jit_compile=jit_compile,
+    )
     def loss_and_gradient(image):
         with tf.GradientTape() as tape:
             tape.watch(image)

@@ -128,7 +128,9 @@ def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: li
     styles = [(space.from_rgb(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
     targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles)
     height, width = content_rgb.shape[:2]
-    function = make_loss_and_gradient(feature_model, spec, targets, height, width)
+    function = make_loss_and_gradient(
+        feature_model, spec, targets, height, width, jit_compile=config.jit_compile
+    )
     return Evaluator(function, height, width)
 
 

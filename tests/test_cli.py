@@ -23,7 +23,7 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     output = str(tmp_path / "result.png")
     process = run_cli(
         f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none",
-        "--max_size=64", "--iterations=4", "--log_every=2", "--save_every=2",
+        "--max_size=64", "--iterations=4", "--log_every=2", "--save_every=2", "--jit_compile",
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     assert Image.open(output).size == (64, 48)
@@ -83,7 +83,13 @@ def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
 
     monkeypatch.setattr(evaluator.Evaluator, "__call__", failing_call)
     config = StyleConfig(
-        content=content, style=style, output=output, weights="none", max_size=48, iterations=20
+        content=content,
+        style=style,
+        output=output,
+        weights="none",
+        jit_compile=False,
+        max_size=48,
+        iterations=20,
     )
     assert run.run_or_fail(config) == 1
     assert "non-finite" in capsys.readouterr().err
