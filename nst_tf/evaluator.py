@@ -1,6 +1,6 @@
 """Fixed targets, the loss+gradient `tf.function`, and the SciPy bridge.
 
-Images are (1, H, W, 3) float32 in VGG space. The total loss is
+Images are (1, H, W, 3) float32 in the backbone's pixel space (`preprocess`). The total loss is
     content_weight * mean_l content_loss_l
   + style_weight * sum_l w_l E_l      (w_l normalised to sum 1; E_l per `style_losses`)
   + tv_weight * total_variation_loss(image).

@@ -48,8 +48,9 @@ def random_rgb(size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-def nst_tf_seconds(size: int, repeats: int) -> float:
-    evaluator = build_evaluator(CONFIG, random_rgb(size, 0), [random_rgb(size, 1)])
+def nst_tf_seconds(size: int, repeats: int, jit_compile: bool = True) -> float:
+    config = CONFIG.replace(jit_compile=jit_compile)
+    evaluator = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
     x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
     return median_seconds(lambda: evaluator(x), repeats)
 
@@ -152,11 +153,13 @@ def main() -> None:
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
         ours, seed = nst_tf_seconds(size, args.repeats), seed_approach_seconds(size, args.repeats)
+        without_xla = nst_tf_seconds(size, args.repeats, jit_compile=False)
         gflop = evaluation_gflop(size)
         rows.append(
             {
                 "size": size,
                 "nst_tf_s": round(ours, 3),
+                "nst_tf_no_xla_s": round(without_xla, 3),
                 "seed_s": round(seed, 3),
                 "speedup": round(seed / ours, 2),
                 "gflop": round(gflop, 1),
@@ -167,11 +170,12 @@ def main() -> None:
         )
         print(json.dumps(rows[-1]), flush=True)
     print(f"\nmachine peak: {peak}")
-    print("| size | nst_tf s/eval | seed s/eval | speed-up | GFLOP | GFLOP/s | share of peak |"
-          " 10-iteration run s | time outside TF |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| size | nst_tf s/eval | without XLA | seed s/eval | speed-up | GFLOP | GFLOP/s |"
+          " share of peak | 10-iteration run s | time outside TF |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['size']} | {r['nst_tf_s']} | {r['seed_s']} | {r['speedup']}x | {r['gflop']} "
+        print(f"| {r['size']} | {r['nst_tf_s']} | {r['nst_tf_no_xla_s']} | {r['seed_s']} "
+              f"| {r['speedup']}x | {r['gflop']} "
               f"| {r['gflops']} | {r['share_of_peak']:.0%} | {r['run_seconds']} "
               f"| {r['outside_share']:.1%} |")  # fmt: skip
     if args.json:
