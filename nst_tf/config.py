@@ -132,7 +132,7 @@ class StyleConfig:
     )
     jit_compile: bool = field(
         default=True,
-        metadata=_help("Compile the loss+gradient with XLA (about 14% faster per evaluation)."),
+        metadata=_help("Compile the loss+gradient with XLA (7-14% faster per evaluation here)."),
     )
     lbfgs_history: int = field(
         default=20, metadata=_help("L-BFGS memory: number of correction pairs kept.")
