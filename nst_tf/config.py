@@ -131,8 +131,11 @@ class StyleConfig:
         metadata=_help("Cap on loss+gradient evaluations; 0 means 2 x iterations."),
     )
     jit_compile: bool = field(
-        default=True,
-        metadata=_help("Compile the loss+gradient with XLA (7-14% faster per evaluation here)."),
+        default=False,
+        metadata=_help(
+            "Compile the loss+gradient with XLA (worth trying on a GPU; on this CPU no faster "
+            "than the default and 30% more memory)."
+        ),
     )
     lbfgs_history: int = field(
         default=20, metadata=_help("L-BFGS memory: number of correction pairs kept.")

@@ -62,10 +62,12 @@ def compute_targets(
     descriptions are blended with the weights given (summing to 1), then prepared once.
     """
     statistic = STYLE_LOSSES[spec.style_loss]
-    content = named_features(feature_model, spec, tf.constant(content_vgg[None]))
+    # A graph frees each activation as soon as its last reader ran; eager keeps more alive.
+    forward = tf.function(lambda image: named_features(feature_model, spec, image))
+    content = forward(tf.constant(content_vgg[None]))
     described = {name: [] for name in spec.style_layers}
     for style_vgg, _ in styles:
-        style = named_features(feature_model, spec, tf.constant(style_vgg[None]))
+        style = forward(tf.constant(style_vgg[None]))
         for name in spec.style_layers:
             described[name].append(statistic.describe(style[name]))
     weights = [weight for _, weight in styles]

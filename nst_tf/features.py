@@ -13,6 +13,8 @@ import warnings
 import keras
 import numpy as np
 
+from nst_tf import lean_vgg
+
 _CONSTRUCTORS = {
     "vgg19": keras.applications.VGG19,
     "vgg16": keras.applications.VGG16,
@@ -158,11 +160,13 @@ def feature_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
 
-def build_feature_model(backbone_model: keras.Model, layer_names: list[str]) -> keras.Model:
-    """One model from the backbone input to the named layers' outputs, in the order given.
+def build_feature_model(backbone_model: keras.Model, layer_names: list[str]):
+    """A callable image (1, H, W, 3) -> list of the named layers' outputs, in the order given.
 
-    Keras keeps only the layers those outputs depend on, so nothing after the deepest named
-    layer is computed. Raises ValueError listing the valid names for an unknown one.
+    VGG backbones get `lean_vgg.LeanVGGFeatures` (same values, a faster and leaner backward
+    pass); others a Keras model from the backbone input to those outputs. Either way nothing
+    after the deepest named layer is computed. Raises ValueError listing the valid names for
+    an unknown one.
     """
     valid = feature_layer_names(backbone_model)
     unknown = [name for name in layer_names if name not in valid]
@@ -171,5 +175,7 @@ def build_feature_model(backbone_model: keras.Model, layer_names: list[str]) -> 
             f"unknown layer {', '.join(unknown)} for {backbone_model.name}; "
             f"valid layers: {', '.join(valid)}"
         )
+    if lean_vgg.is_plain_vgg(backbone_model):
+        return lean_vgg.LeanVGGFeatures(backbone_model, layer_names)
     outputs = [backbone_model.get_layer(name).output for name in layer_names]
     return keras.Model(backbone_model.input, outputs, name=f"{backbone_model.name}_features")

@@ -7,6 +7,7 @@ start image -> optimiser -> VGG space back to RGB -> (keep content colours).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,8 @@ def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: li
     spec = loss_spec(config)
     backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
     feature_model = features.build_feature_model(backbone, spec.feature_layers)
+    del backbone
+    gc.collect()  # Keras models sit in reference cycles: free the unused weights now
     blend = config.style_blend_weights or (1.0,) * len(styles_rgb)
     if len(blend) != len(styles_rgb):
         raise ValueError(

@@ -29,8 +29,9 @@ def file_sha256(path: str | None) -> str | None:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and of the numerical libraries that shape the result, and the
-    devices TensorFlow ran on (a GPU appears here when TensorFlow sees one)."""
+    """Versions of Python and of the numerical libraries that shape the result, the devices
+    TensorFlow ran on (a GPU appears here when TensorFlow sees one) and the malloc settings
+    (`memory.MALLOC_TUNABLES`) that shape its memory use."""
     import keras
     import numpy
     import PIL
@@ -46,6 +47,7 @@ def library_versions() -> dict[str, str]:
         "scipy": scipy.__version__,
         "numpy": numpy.__version__,
         "pillow": PIL.__version__,
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
     }
 
 

@@ -13,6 +13,12 @@ import os
 import signal
 import sys
 
+from nst_tf import memory  # noqa: E402  (light: no TensorFlow)
+
+if __name__ == "__main__" and memory.wants_malloc_tunables(os.environ):
+    environment = {**os.environ, "GLIBC_TUNABLES": memory.MALLOC_TUNABLES}
+    os.execve(sys.executable, sys.orig_argv, environment)  # before TensorFlow is imported
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402

@@ -6,6 +6,7 @@ import os
 import pytest
 from PIL import Image
 
+from nst_tf import memory
 from tests.conftest import run_cli
 
 
@@ -39,6 +40,8 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     }
     assert len(record["inputs"]["content"]["sha256"]) == 64
     assert {"tensorflow", "keras", "scipy", "numpy"} <= set(record["versions"])
+    if memory.wants_malloc_tunables(os.environ):  # the command line re-executes itself with them
+        assert record["versions"]["glibc_tunables"] == memory.MALLOC_TUNABLES
     assert record["status"] == "finished"
     assert sorted(os.listdir(tmp_path)) == [
         "c.png",

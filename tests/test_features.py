@@ -1,7 +1,9 @@
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from nst_tf import features
+from nst_tf import features, lean_vgg
 from nst_tf.features import WeightsError
 
 
@@ -12,7 +14,7 @@ def random_vgg19():
 
 def test_feature_model_is_truncated_after_deepest_layer(random_vgg19):
     model = features.build_feature_model(random_vgg19, ["block3_conv1", "block1_conv1"])
-    names = [layer.name for layer in model.layers]
+    names = model.computed_layers
     assert names[-1] == "block3_conv1" and "block3_conv2" not in names
     outputs = model(np.zeros((1, 32, 48, 3), np.float32))
     assert [tuple(o.shape) for o in outputs] == [(1, 8, 12, 256), (1, 32, 48, 64)]
@@ -66,3 +68,40 @@ def test_weights_file_round_trip_and_errors(tmp_path, random_vgg19):
         features.load_backbone("vgg19", str(corrupt))
     with pytest.raises(WeightsError, match="no such file"):
         features.load_backbone("vgg19", str(tmp_path / "missing.h5"))
+
+
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_lean_vgg_matches_keras_values_and_input_gradient(pooling):
+    """The hand-written backward pass (bool masks, flipped-kernel convolution) against Keras
+    autodiff, on an odd-sized image where pooling drops a row and a column."""
+    backbone = features.load_backbone("vgg19", "none", seed=1, pooling=pooling)
+    names = ["block5_conv2", "block1_conv1", "block1_conv2", "block3_conv1", "block4_conv4"]
+    keras_model = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names])
+    lean_model = features.build_feature_model(backbone, names)
+    assert isinstance(lean_model, lean_vgg.LeanVGGFeatures)
+    rng = np.random.default_rng(0)
+    image = tf.constant(rng.normal(0, 60, (1, 67, 45, 3)).astype(np.float32))
+    probes = [tf.constant(rng.normal(size=o.shape[1:]).astype(np.float32)) for o in
+              keras_model(image)]  # fmt: skip
+
+    def outputs_and_gradient(model):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            outputs = model(image)
+            loss = tf.add_n([tf.reduce_sum(o * p) for o, p in zip(outputs, probes, strict=True)])
+        return outputs, tape.gradient(loss, image).numpy()
+
+    keras_outputs, keras_gradient = outputs_and_gradient(keras_model)
+    lean_outputs, lean_gradient = outputs_and_gradient(lean_model)
+    for expected, got in zip(keras_outputs, lean_outputs, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert np.abs(keras_gradient).max() > 0
+    np.testing.assert_allclose(
+        lean_gradient, keras_gradient, rtol=1e-4, atol=1e-5 * np.abs(keras_gradient).max()
+    )
+
+
+def test_lean_vgg_is_used_only_for_plain_vgg():
+    resnet = features.load_backbone("resnet50", "none")
+    assert not lean_vgg.is_plain_vgg(resnet)
+    assert isinstance(features.build_feature_model(resnet, ["conv2_block1_out"]), keras.Model)

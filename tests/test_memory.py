@@ -45,3 +45,13 @@ def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch
     assert run.run_or_fail(config) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: a 64x51 run needs about") and "try --max_size=" in error
+
+
+def test_malloc_tunables_only_when_unset_on_glibc_linux(monkeypatch):
+    monkeypatch.setattr(memory.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    assert memory.wants_malloc_tunables({})
+    assert not memory.wants_malloc_tunables({"GLIBC_TUNABLES": ""})
+    monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("", ""))
+    assert not memory.wants_malloc_tunables({})
+    assert "mmap_threshold" in memory.MALLOC_TUNABLES
