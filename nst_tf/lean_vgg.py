@@ -13,7 +13,8 @@ the backward pass keeps one byte per activation instead of four:
   preceding ReLU mask zeroes anyway. Average pooling keeps nothing (TensorFlow's own gradient).
 Layers whose outputs are features are kept in float by the losses that read them.
 
-Images are (1, H, W, 3) float32 in VGG space; outputs (1, h, w, C) per requested layer, in order.
+Images are (B, H, W, 3) float32 in VGG space with static shapes; outputs (B, h, w, C) per
+requested layer, in order.
 """
 
 from __future__ import annotations
@@ -63,21 +64,23 @@ def conv_relu(image: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) -> tf.Tensor
 def max_pool(image: tf.Tensor) -> tf.Tensor:
     """2x2 stride-2 VALID max pooling; its gradient keeps only the bool mask of the maxima.
 
-    The mask is kept as (1, h, 2, w, 2, C) over the pooled windows, so the backward pass is one
+    The mask is kept as (B, h, 2, w, 2, C) over the pooled windows, so the backward pass is one
     broadcast select with no upsampled copy of the upstream gradient.
     """
 
     @tf.custom_gradient
     def forward(x):
         pooled = tf.nn.max_pool2d(x, 2, 2, "VALID")
-        _, height, width, channels = x.shape
+        batch, height, width, channels = x.shape
         _, rows, columns, _ = pooled.shape
-        windows = tf.reshape(x[:, : 2 * rows, : 2 * columns], [1, rows, 2, columns, 2, channels])
+        windows = tf.reshape(
+            x[:, : 2 * rows, : 2 * columns], [batch, rows, 2, columns, 2, channels]
+        )
         is_max = tf.equal(windows, pooled[:, :, None, :, None, :])
 
         def input_gradient(upstream):
             routed = tf.where(is_max, upstream[:, :, None, :, None, :], 0.0)
-            routed = tf.reshape(routed, [1, 2 * rows, 2 * columns, channels])
+            routed = tf.reshape(routed, [batch, 2 * rows, 2 * columns, channels])
             if (height, width) == (2 * rows, 2 * columns):
                 return routed
             dropped = [[0, 0], [0, height - 2 * rows], [0, width - 2 * columns], [0, 0]]
@@ -89,7 +92,7 @@ def max_pool(image: tf.Tensor) -> tf.Tensor:
 
 
 class LeanVGGFeatures:
-    """Callable like the Keras feature model: image (1, H, W, 3) -> list of the named layers'
+    """Callable like the Keras feature model: image (B, H, W, 3) -> list of the named layers'
     outputs. Holds the weights as constants up to the deepest named layer; nothing after it."""
 
     def __init__(self, backbone: keras.Model, layer_names: list[str]):

@@ -1,35 +1,43 @@
-"""Speed of one loss+gradient evaluation: nst_tf's Evaluator against the seed approach.
+"""Speed and memory of one loss+gradient evaluation: nst_tf against the seed approach.
 
-    python scripts/benchmark.py [--sizes 256,512,1024] [--repeats 5] [--json benchmark.json]
+    python scripts/benchmark.py [--sizes 256,512,1024] [--memory_sizes 256,512,1024,2048]
+                                [--repeats 5] [--json docs/benchmark.json]
 
 For each size (square images, VGG19 with random weights: speed does not depend on them) it
 times, in this one process and after a warm-up, the median of `--repeats` evaluations of
-- nst_tf: targets computed once, model truncated after block5_conv2, batch of 1;
+- nst_tf: as a run uses it (targets computed once, lean VGG features up to block5_conv2 with
+  hand-written input gradients, batch of 1, no XLA);
+- nst_tf with XLA (`--jit_compile`), and with Keras autodiff instead of the lean features (XLA
+  on, the previous version of nst_tf), to back each choice with a number;
 - seed: the seed documents' Keras recipe: content, style and result as one batch of 3 through
   VGG19 up to block5_conv2 at every evaluation, losses on the batch slices, no XLA;
-and prints their ratio. It counts the FLOPs of one evaluation analytically, measures the
-machine's practical peak (the faster of a 4096^2 float32 matmul and a large 3x3 convolution
-in TensorFlow) and the achieved share, and the seconds of a 10-iteration run with the share
-spent outside TensorFlow (SciPy, float64 conversion, callbacks). Peak memory per size:
-scripts/measure_memory.py.
+and prints the speed-up over the seed approach. It counts the FLOPs of one evaluation
+analytically, measures the machine's practical float32 peak (a 4096^2 matmul with oneDNN on, in a
+child process, and a 3x3 convolution) and the achieved share, the seconds of a 10-iteration run
+with the share spent outside TensorFlow (SciPy, float64 conversion, callbacks), and the peak
+resident memory of a short run per size in a fresh process, with the malloc settings the command
+line uses (`nst_tf.memory.MALLOC_TUNABLES`).
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import StyleConfig, features, losses, preprocess  # noqa: E402
+from nst_tf import StyleConfig, evaluator, features, losses, pipeline, preprocess  # noqa: E402
 from nst_tf.memory import layer_sizes  # noqa: E402
 from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
+from scripts.measure_memory import peak_rss_of_child  # noqa: E402
 
 CONFIG = StyleConfig(weights="none")
 
@@ -48,18 +56,36 @@ def random_rgb(size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-def nst_tf_seconds(size: int, repeats: int, jit_compile: bool = True) -> float:
+def nst_tf_seconds(size: int, repeats: int, jit_compile: bool = False) -> float:
     config = CONFIG.replace(jit_compile=jit_compile)
-    evaluator = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
+    function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
     x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
-    return median_seconds(lambda: evaluator(x), repeats)
+    return median_seconds(lambda: function(x), repeats)
+
+
+def keras_autodiff_seconds(size: int, repeats: int) -> float:
+    """nst_tf's Evaluator over the Keras feature model and TensorFlow's own gradients, XLA on."""
+    spec = pipeline.loss_spec(CONFIG)
+    backbone = features.load_backbone("vgg19", "none")
+    outputs = [backbone.get_layer(name).output for name in spec.feature_layers]
+    model = keras.Model(backbone.input, outputs)
+    content = preprocess.rgb_to_vgg(random_rgb(size, 0))
+    styles = [(preprocess.rgb_to_vgg(random_rgb(size, 1)), 1.0)]
+    targets = evaluator.compute_targets(model, spec, content, styles)
+    function = evaluator.Evaluator(
+        evaluator.make_loss_and_gradient(model, spec, targets, size, size, jit_compile=True),
+        size,
+        size,
+    )
+    x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
+    return median_seconds(lambda: function(x), repeats)
 
 
 def seed_approach_seconds(size: int, repeats: int) -> float:
     """Batch of 3 through VGG19 up to block5_conv2 each evaluation, as the seed Keras code."""
     backbone = features.load_backbone("vgg19", "none")
     names = list(CONFIG.content_layers + CONFIG.style_layers)
-    model = features.build_feature_model(backbone, names)
+    model = keras.Model(backbone.input, [backbone.get_layer(name).output for name in names])
     content = tf.constant(preprocess.rgb_to_vgg(random_rgb(size, 0))[None])
     style = tf.constant(preprocess.rgb_to_vgg(random_rgb(size, 1))[None])
     weights = CONFIG.normalized_style_layer_weights
@@ -84,9 +110,10 @@ def seed_approach_seconds(size: int, repeats: int) -> float:
 
 def evaluation_gflop(size: int) -> float:
     """Forward 3x3 convolutions up to block5_conv2 (2*9*Cin*Cout per output position) plus the
-    backward pass to the input only (one transposed convolution per layer, same count); no
-    weight gradients; pooling, ReLU, Gram and loss work are left out (under 1 %)."""
-    channels_in, forward = 3, 0.0
+    backward pass to the input only (one convolution per layer of the same count; no weight
+    gradients), plus the Gram matrices of the five style layers and their gradients (2*N*C^2
+    each, N positions, C channels). ReLU, pooling and the loss arithmetic are left out."""
+    channels_in, forward, gram = 3, 0.0, 0.0
     for name, floats in layer_sizes("vgg19", size, size):
         if "conv" not in name:
             continue
@@ -94,21 +121,42 @@ def evaluation_gflop(size: int) -> float:
         channels_out = (64, 128, 256, 512, 512)[block - 1]
         positions = floats / channels_out
         forward += 2 * 9 * channels_in * channels_out * positions
+        if name.endswith("conv1"):
+            gram += 2 * 2 * positions * channels_out**2
         channels_in = channels_out
         if name == "block5_conv2":
             break
-    return 2 * forward / 1e9
+    return (2 * forward + gram) / 1e9
+
+
+MATMUL_CHILD = """
+import os, time
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+a = tf.random.normal((4096, 4096))
+tf.matmul(a, a).numpy()
+times = []
+for _ in range(3):
+    start = time.perf_counter()
+    tf.matmul(a, a).numpy()
+    times.append(time.perf_counter() - start)
+print(2 * 4096**3 / sorted(times)[1] / 1e9)
+"""
 
 
 def machine_peak_gflops() -> dict:
-    """Practical float32 peak: a 4096^2 matmul and a 3x3, 256->256 convolution on 128x128."""
-    a = tf.random.normal((4096, 4096))
-    matmul = median_seconds(lambda: tf.matmul(a, a).numpy(), 3)
+    """Practical float32 peak: a 4096^2 matmul with oneDNN on (a child process: the setting is
+    read when TensorFlow loads) and a 3x3, 256->256 convolution on 128x128 in this process."""
+    child = subprocess.run(
+        [sys.executable, "-c", MATMUL_CHILD], capture_output=True, text=True, check=True
+    )
+    matmul_gflops = float(child.stdout.strip().splitlines()[-1])
     image = tf.random.normal((1, 128, 128, 256))
     kernel = tf.random.normal((3, 3, 256, 256))
     conv = median_seconds(lambda: tf.nn.conv2d(image, kernel, 1, "SAME").numpy(), 3)
     return {
-        "matmul_gflops": round(2 * 4096**3 / matmul / 1e9, 1),
+        "matmul_onednn_gflops": round(matmul_gflops, 1),
         "conv3x3_gflops": round(2 * 9 * 256 * 256 * 128 * 128 / conv / 1e9, 1),
     }
 
@@ -143,44 +191,64 @@ def run_seconds_and_outside_share(size: int, iterations: int = 10) -> dict:
     return {"run_seconds": round(wall, 2), "outside_share": round(1 - inside[0] / wall, 3)}
 
 
+def measure_size(size: int, repeats: int, peak: float) -> dict:
+    ours, seed = nst_tf_seconds(size, repeats), seed_approach_seconds(size, repeats)
+    with_xla = nst_tf_seconds(size, repeats, jit_compile=True)
+    autodiff = keras_autodiff_seconds(size, repeats)
+    gflop = evaluation_gflop(size)
+    return {
+        "size": size,
+        "nst_tf_s": round(ours, 3),
+        "with_xla_s": round(with_xla, 3),
+        "keras_autodiff_xla_s": round(autodiff, 3),
+        "seed_s": round(seed, 3),
+        "speedup": round(seed / ours, 2),
+        "gflop": round(gflop, 1),
+        "gflops": round(gflop / ours, 1),
+        "share_of_peak": round(gflop / ours / peak, 3),
+        **run_seconds_and_outside_share(size),
+    }
+
+
+def print_tables(rows: list[dict], memory_rows: list[dict], peak: dict) -> None:
+    print(f"\nmachine peak GFLOP/s: {peak}")
+    print(
+        "| size | nst_tf s/eval | with XLA | Keras autodiff + XLA | seed s/eval | speed-up "
+        "| GFLOP | GFLOP/s | share of peak | 10-iteration run s | time outside TF |"
+    )
+    print("| --- " * 11 + "|")
+    for r in rows:
+        print(
+            f"| {r['size']} | {r['nst_tf_s']} | {r['with_xla_s']} | {r['keras_autodiff_xla_s']} "
+            f"| {r['seed_s']} | {r['speedup']}x | {r['gflop']} | {r['gflops']} "
+            f"| {r['share_of_peak']:.0%} | {r['run_seconds']} | {r['outside_share']:.1%} |"
+        )
+    print("\n| size | peak resident memory |\n| --- | --- |")
+    for r in memory_rows:
+        print(f"| {r['size']} | {r['peak_rss_mib']} MiB |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="256,512,1024")
+    parser.add_argument("--memory_sizes", default="256,512,1024,2048")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     peak = machine_peak_gflops()
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        ours, seed = nst_tf_seconds(size, args.repeats), seed_approach_seconds(size, args.repeats)
-        without_xla = nst_tf_seconds(size, args.repeats, jit_compile=False)
-        gflop = evaluation_gflop(size)
-        rows.append(
-            {
-                "size": size,
-                "nst_tf_s": round(ours, 3),
-                "nst_tf_no_xla_s": round(without_xla, 3),
-                "seed_s": round(seed, 3),
-                "speedup": round(seed / ours, 2),
-                "gflop": round(gflop, 1),
-                "gflops": round(gflop / ours, 1),
-                "share_of_peak": round(gflop / ours / max(peak.values()), 3),
-                **run_seconds_and_outside_share(size),
-            }
-        )
+        rows.append(measure_size(size, args.repeats, max(peak.values())))
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\nmachine peak: {peak}")
-    print("| size | nst_tf s/eval | without XLA | seed s/eval | speed-up | GFLOP | GFLOP/s |"
-          " share of peak | 10-iteration run s | time outside TF |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['size']} | {r['nst_tf_s']} | {r['nst_tf_no_xla_s']} | {r['seed_s']} "
-              f"| {r['speedup']}x | {r['gflop']} "
-              f"| {r['gflops']} | {r['share_of_peak']:.0%} | {r['run_seconds']} "
-              f"| {r['outside_share']:.1%} |")  # fmt: skip
+    memory_rows = []
+    for size in (int(s) for s in args.memory_sizes.split(",") if s):
+        peak_bytes = peak_rss_of_child(size, "vgg19", evaluations=2)
+        memory_rows.append({"size": size, "peak_rss_mib": round(peak_bytes / 2**20)})
+        print(json.dumps(memory_rows[-1]), flush=True)
+    print_tables(rows, memory_rows, peak)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"peak": peak, "rows": rows}, handle, indent=2)
+            json.dump({"peak": peak, "rows": rows, "memory": memory_rows}, handle, indent=2)
 
 
 if __name__ == "__main__":

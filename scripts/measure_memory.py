@@ -2,18 +2,20 @@
 
     python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--evaluations 2]
 
-Prints, per size, the peak RSS, the activation bytes that nst_tf.memory predicts and its
-estimate, so the constants in nst_tf/memory.py can be checked against this machine.
+Prints, per size, the peak RSS (VmHWM of the child, which runs with the malloc settings the
+command line gives itself, `nst_tf.memory.MALLOC_TUNABLES`), the activation bytes that
+nst_tf.memory predicts and its estimate, so the constants in nst_tf/memory.py can be checked
+against this machine.
 """
 
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 CHILD = """
 import os, sys, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -25,18 +27,24 @@ rng = np.random.default_rng(0)
 content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
 config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=evaluations)
 stylize(content, content, config)
+with open("/proc/self/status") as status:
+    peak = [line.split()[1] for line in status if line.startswith("VmHWM:")][0]
+print("peak_kib", peak)
 """
 
 
 def peak_rss_of_child(size: int, backbone: str, evaluations: int) -> int:
     """Peak RSS in bytes of a fresh Python process that runs `evaluations` iterations."""
+    from nst_tf import memory
+
     code = CHILD.format(root=ROOT, size=size, backbone=backbone, evaluations=evaluations)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", code], check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if after <= before:
-        raise RuntimeError("run sizes in increasing order: ru_maxrss is a running maximum")
-    return after * 1024
+    environment = dict(os.environ)
+    if memory.wants_malloc_tunables(environment):
+        environment["GLIBC_TUNABLES"] = memory.MALLOC_TUNABLES
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    return int(child.stdout.split("peak_kib")[-1].split()[0]) * 1024
 
 
 def main() -> None:
@@ -45,7 +53,6 @@ def main() -> None:
     parser.add_argument("--backbone", default="vgg19")
     parser.add_argument("--evaluations", type=int, default=2)
     args = parser.parse_args()
-    sys.path.insert(0, ROOT)
     from nst_tf.config import StyleConfig
     from nst_tf.memory import activation_bytes, estimate_peak_bytes
 
