@@ -38,6 +38,7 @@ from nst_tf import StyleConfig, evaluator, features, losses, pipeline, preproces
 from nst_tf.memory import layer_sizes  # noqa: E402
 from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
 from scripts.measure_memory import peak_rss_of_child  # noqa: E402
+from scripts.torch_baseline import torch_seconds  # noqa: E402
 
 CONFIG = StyleConfig(weights="none")
 
@@ -195,6 +196,9 @@ def measure_size(size: int, repeats: int, peak: float) -> dict:
     ours, seed = nst_tf_seconds(size, repeats), seed_approach_seconds(size, repeats)
     with_xla = nst_tf_seconds(size, repeats, jit_compile=True)
     autodiff = keras_autodiff_seconds(size, repeats)
+    weights = {"content": CONFIG.content_weight, "style": CONFIG.style_weight,
+               "tv": CONFIG.tv_weight}  # fmt: skip
+    pytorch = torch_seconds(size, repeats, weights)
     gflop = evaluation_gflop(size)
     return {
         "size": size,
@@ -202,6 +206,7 @@ def measure_size(size: int, repeats: int, peak: float) -> dict:
         "with_xla_s": round(with_xla, 3),
         "keras_autodiff_xla_s": round(autodiff, 3),
         "seed_s": round(seed, 3),
+        "pytorch_s": pytorch and round(pytorch, 3),
         "speedup": round(seed / ours, 2),
         "gflop": round(gflop, 1),
         "gflops": round(gflop / ours, 1),
@@ -212,20 +217,18 @@ def measure_size(size: int, repeats: int, peak: float) -> dict:
 
 def print_tables(rows: list[dict], memory_rows: list[dict], peak: dict) -> None:
     print(f"\nmachine peak GFLOP/s: {peak}")
-    print(
-        "| size | nst_tf s/eval | with XLA | Keras autodiff + XLA | seed s/eval | speed-up "
-        "| GFLOP | GFLOP/s | share of peak | 10-iteration run s | time outside TF |"
-    )
-    print("| --- " * 11 + "|")
+    columns = ["size", "nst_tf s/eval", "with XLA", "Keras autodiff + XLA", "seed s/eval",
+               "PyTorch s/eval", "speed-up", "GFLOP", "GFLOP/s", "share of peak",
+               "10-iteration run s", "time outside TF"]  # fmt: skip
+    print("| " + " | ".join(columns) + " |\n" + "| --- " * len(columns) + "|")
     for r in rows:
-        print(
-            f"| {r['size']} | {r['nst_tf_s']} | {r['with_xla_s']} | {r['keras_autodiff_xla_s']} "
-            f"| {r['seed_s']} | {r['speedup']}x | {r['gflop']} | {r['gflops']} "
-            f"| {r['share_of_peak']:.0%} | {r['run_seconds']} | {r['outside_share']:.1%} |"
-        )
+        cells = [r["size"], r["nst_tf_s"], r["with_xla_s"], r["keras_autodiff_xla_s"], r["seed_s"],
+                 r["pytorch_s"] or "-", f"{r['speedup']}x", r["gflop"], r["gflops"],
+                 f"{r['share_of_peak']:.0%}", r["run_seconds"], f"{r['outside_share']:.1%}"]  # fmt: skip
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
     print("\n| size | peak resident memory |\n| --- | --- |")
     for r in memory_rows:
-        print(f"| {r['size']} | {r['peak_rss_mib']} MiB |")  # fmt: skip
+        print(f"| {r['size']} | {r['peak_rss_mib']} MiB |")
 
 
 def main() -> None:

@@ -83,8 +83,10 @@ def coarse_to_fine(args) -> dict:
                            "evaluations": multi.evaluations, "seconds": round(multi_seconds, 1),
                            "reached_target": multi_trace.reached_seconds is not None,
                            "final_loss": multi_trace.points[-1][2] if multi_trace.points else None,
-                           "final_size_trace": multi_trace.points},
+                           },
         "time_ratio": round(multi_seconds / single_seconds, 3),
+        "single_scale_trace": single_trace.points,
+        "coarse_to_fine_final_size_trace": multi_trace.points,
     }  # fmt: skip
 
 
