@@ -222,9 +222,10 @@ def print_tables(rows: list[dict], memory_rows: list[dict], peak: dict) -> None:
                "10-iteration run s", "time outside TF"]  # fmt: skip
     print("| " + " | ".join(columns) + " |\n" + "| --- " * len(columns) + "|")
     for r in rows:
-        cells = [r["size"], r["nst_tf_s"], r["with_xla_s"], r["keras_autodiff_xla_s"], r["seed_s"],
-                 r["pytorch_s"] or "-", f"{r['speedup']}x", r["gflop"], r["gflops"],
-                 f"{r['share_of_peak']:.0%}", r["run_seconds"], f"{r['outside_share']:.1%}"]  # fmt: skip
+        cells = [r["size"], r["nst_tf_s"], r["with_xla_s"], r["keras_autodiff_xla_s"],
+                 r["seed_s"], r["pytorch_s"] or "-", f"{r['speedup']}x", r["gflop"],
+                 r["gflops"], f"{r['share_of_peak']:.0%}", r["run_seconds"],
+                 f"{r['outside_share']:.1%}"]  # fmt: skip
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
     print("\n| size | peak resident memory |\n| --- | --- |")
     for r in memory_rows:
