@@ -28,8 +28,11 @@ def scale_iterations(config: StyleConfig) -> list[int]:
     return counts
 
 
-def stylize_in_scales(stylize_once: Callable, content_rgb, styles_rgb, config, callback, init_rgb):
-    """Run `stylize_once` per scale, each starting from the previous result upsampled.
+def stylize_in_scales(
+    stylize_once: Callable, content_rgb, styles_rgb, config, callback, init_rgb, feature_model
+):
+    """Run `stylize_once` per scale, each starting from the previous result upsampled, all
+    with the one `feature_model` (the backbone is built once, not once per scale).
 
     Iteration and evaluation numbers seen by `callback` and in the returned history run on
     across scales; the result is the last scale's, with the whole history and the first
@@ -49,7 +52,9 @@ def stylize_in_scales(stylize_once: Callable, content_rgb, styles_rgb, config, c
             if callback is not None:
                 callback(shifted_record)
 
-        result = stylize_once(content_rgb, styles_rgb, scale_config, shifted, init_rgb)
+        result = stylize_once(
+            content_rgb, styles_rgb, scale_config, shifted, init_rgb, feature_model
+        )
         history += [
             dataclasses.replace(
                 item,

@@ -114,13 +114,22 @@ def loss_spec(config: StyleConfig) -> LossSpec:
     )
 
 
-def build_evaluator(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> Evaluator:
-    """Backbone, feature model, targets (once) and the loss+gradient function for this run."""
-    spec = loss_spec(config)
+def build_feature_model(config: StyleConfig):
+    """The backbone `config` names, with its weights and pooling, cut down to the loss layers:
+    a callable image (1, H, W, 3) -> list of features, usable at any image size."""
     backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
-    feature_model = features.build_feature_model(backbone, spec.feature_layers)
+    feature_model = features.build_feature_model(backbone, loss_spec(config).feature_layers)
     del backbone
     gc.collect()  # Keras models sit in reference cycles: free the unused weights now
+    return feature_model
+
+
+def build_evaluator(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, feature_model=None
+) -> Evaluator:
+    """Feature model (built unless given), targets (once) and the loss+gradient function."""
+    spec = loss_spec(config)
+    feature_model = feature_model or build_feature_model(config)
     blend = config.style_blend_weights or (1.0,) * len(styles_rgb)
     if len(blend) != len(styles_rgb):
         raise ValueError(
@@ -189,6 +198,7 @@ def stylize(
     config: StyleConfig | None = None,
     callback: Callable[[IterationRecord], None] | None = None,
     init_rgb: np.ndarray | None = None,
+    feature_model=None,
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
@@ -196,18 +206,22 @@ def stylize(
     With `config.scales` > 1 the run goes coarse-to-fine (see `multiscale`).
     `callback(record)` runs after each iteration and may raise
     `nst_tf.optimize.StopRequested` to end the run early with the best image so far.
+    `feature_model` (from `build_feature_model(config)`) saves rebuilding the backbone when
+    several runs share its settings, as the scales of a coarse-to-fine run do.
     """
     config = (config or StyleConfig()).validate()
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
+    final_content, final_styles = prepare_images(content_rgb, styles, config)
+    memory.check_fits(config, *final_content.shape[:2], memory.available_bytes())
     if config.scales > 1:
+        feature_model = feature_model or build_feature_model(config)
         return multiscale.stylize_in_scales(
-            stylize, content_rgb, styles, config, callback, init_rgb
+            stylize, content_rgb, styles, config, callback, init_rgb, feature_model
         )
-    content_rgb, styles = prepare_images(content_rgb, styles, config)
+    content_rgb, styles = final_content, final_styles
     if config.preserve_colors == "histogram":
         styles = [colors.match_color_statistics(style, content_rgb) for style in styles]
-    memory.check_fits(config, *content_rgb.shape[:2], memory.available_bytes())
-    evaluator = build_evaluator(config, content_rgb, styles)
+    evaluator = build_evaluator(config, content_rgb, styles, feature_model)
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
     recorder = _Recorder(evaluator, callback)

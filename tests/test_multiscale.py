@@ -13,7 +13,14 @@ def test_sizes_and_iteration_budgets():
     assert scale_sizes(StyleConfig(max_size=100, scales=2, scale_factor=1.5)) == [67, 100]
 
 
-def test_coarse_to_fine_run_numbers_iterations_across_scales():
+def test_coarse_to_fine_run_numbers_iterations_across_scales(monkeypatch):
+    from nst_tf import features
+
+    loads = []
+    load_backbone = features.load_backbone
+    monkeypatch.setattr(
+        features, "load_backbone", lambda *args: loads.append(args) or load_backbone(*args)
+    )
     rng = np.random.default_rng(0)
     content = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
@@ -27,6 +34,7 @@ def test_coarse_to_fine_run_numbers_iterations_across_scales():
     assert result.iterations == 6 and result.image_rgb.shape == (72, 96, 3)
     assert [r.iteration for r in result.history] == [1, 2, 3, 4, 5, 6]
     assert result.evaluations == result.history[-1].evaluations
+    assert len(loads) == 1  # one backbone serves every scale
 
 
 def test_cli_coarse_to_fine_and_resume_refused(tmp_path, make_image):
