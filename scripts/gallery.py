@@ -1,10 +1,11 @@
 """Render the sample images through nst_tf's features into one labelled contact sheet.
 
-    python scripts/gallery.py [--size 192] [--iterations 80] [--out docs/gallery.jpg] [--only 8]
+    python scripts/gallery.py [--size 192] [--iterations 80] [--out docs/gallery.jpg] [--only 8,9]
 
-Each row runs the real command line (offline backbone: --backbone=vgg16 --weights=hed) and shows
-content | style | result with the flags that made it. Results go to docs/gallery/; --only N
-re-renders row N alone and reuses the other rows' results.
+Each row runs the real command line (offline backbone: --backbone=vgg16 --weights=hed, except
+the ResNet50 and InceptionV3 rows, which have no offline pretrained weights here and run with
+random ones) and shows content | style | result with the flags that made it. Results go to
+docs/gallery/; --only N,M re-renders those rows and reuses the other rows' results.
 """
 
 import argparse
@@ -30,6 +31,13 @@ ROWS = [
     ("Noise init, block4_conv2 content, 400 iterations", STARRY,
      ["--init=noise", "--content_layers=block4_conv2", "--content_weight=10",
       "--iterations=400"]),
+    ("Preset gatys2016.cfg (avg pooling, noise init, paper's ratio), 300 iterations", STARRY,
+     ["--flagfile=configs/gatys2016.cfg", "--iterations=300"]),
+    ("Coarse-to-fine: 2 scales (96 then 192 px)", STARRY, ["--scales=2"]),
+    ("ResNet50, RANDOM weights (no offline ImageNet ResNet50 here)", STARRY,
+     ["--backbone=resnet50", "--weights=none"]),
+    ("InceptionV3, RANDOM weights (no offline ImageNet InceptionV3 here)", STARRY,
+     ["--backbone=inception_v3", "--weights=none"]),
 ]  # fmt: skip
 TILE, LABEL = 192, 34
 
@@ -37,9 +45,11 @@ TILE, LABEL = 192, 34
 def render_row(index: int, style: str, extra: list[str], size: int, iterations: int) -> tuple:
     """Run the CLI for one row; returns (output path, the command as shown)."""
     output = f"docs/gallery/row{index}.png"
-    flags = ["--flagfile=configs/offline.cfg", f"--style={style}", f"--max_size={size}",
-             f"--iterations={iterations}", f"--output={output}", "--log_every=0",
-             *extra]  # fmt: skip
+    base = ["--flagfile=configs/offline.cfg"]
+    if extra and extra[0].startswith("--flagfile"):  # a preset: the offline backbone on top
+        base, extra = [extra[0], "--backbone=vgg16", "--weights=hed"], extra[1:]
+    flags = [*base, f"--style={style}", f"--max_size={size}", f"--iterations={iterations}",
+             f"--output={output}", "--log_every=0", *extra]  # fmt: skip
     subprocess.run([sys.executable, "-m", "nst_tf.run", *flags], cwd=ROOT, check=True)
     shown = " ".join(flag for flag in flags if not flag.startswith(("--output", "--log_every")))
     return output, f"python -m nst_tf.run {shown}"
@@ -76,12 +86,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--iterations", type=int, default=80)
     parser.add_argument("--out", default="docs/gallery.jpg")
-    parser.add_argument("--only", type=int, default=None, help="re-render this row only")
+    parser.add_argument("--only", default="", help="re-render these rows only (e.g. 9,10)")
     args = parser.parse_args()
     os.makedirs(os.path.join(ROOT, "docs", "gallery"), exist_ok=True)
     rows, commands = [], []
     for index, (title, style, extra) in enumerate(ROWS):
-        if args.only is None or args.only == index:
+        if not args.only or str(index) in args.only.split(","):
             result, command = render_row(index, style, extra, args.size, args.iterations)
         else:
             result, command = f"docs/gallery/row{index}.png", "(kept)"
