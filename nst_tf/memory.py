@@ -1,15 +1,17 @@
 """How much memory a run needs, estimated before any model is built.
 
-The forward pass keeps every activation up to the deepest layer used for the backward pass.
-For an H x W image, block b (1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256,
-512, 512 channels; each convolution output and pool output is float32. So
+Memory grows with the activations up to the deepest layer used (the yardstick below; the lean
+backward pass of `lean_vgg` keeps most of them as one-byte masks, but the losses' layers, the
+gradient buffers and L-BFGS-B's history grow in step with them). For an H x W image, block b
+(1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256, 512, 512 channels. So
 
     activation_bytes = 4 * sum over layers up to the deepest used of h_l * w_l * c_l
     peak_bytes ~= BASE_BYTES + ACTIVATION_FACTOR * activation_bytes
 
-BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR (gradients and
-temporary buffers of the backward pass, per byte of stored activation) were fitted to the peak
-resident memory measured with `python scripts/measure_memory.py` (README, "Memory").
+BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR (all that grows with
+the pixels, per byte of float32 activation) were fitted, rounded up, to the peak resident memory
+of the command line at 256-2048 px measured with `python scripts/measure_memory.py` (README,
+"Memory"; with the MALLOC_TUNABLES below).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from nst_tf.config import StyleConfig
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
-BASE_BYTES = 1000 * 2**20
-ACTIVATION_FACTOR = 3.2
+BASE_BYTES = 800 * 2**20
+ACTIVATION_FACTOR = 1.6
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
 
 
