@@ -71,50 +71,90 @@ def max_pool(image: tf.Tensor) -> tf.Tensor:
     @tf.custom_gradient
     def forward(x):
         pooled = tf.nn.max_pool2d(x, 2, 2, "VALID")
-        batch, height, width, channels = x.shape
-        _, rows, columns, _ = pooled.shape
-        windows = tf.reshape(
-            x[:, : 2 * rows, : 2 * columns], [batch, rows, 2, columns, 2, channels]
-        )
-        is_max = tf.equal(windows, pooled[:, :, None, :, None, :])
+        is_max = tf.equal(_windows(x, pooled), pooled[:, :, None, :, None, :])
+        return pooled, lambda upstream: _route_to_windows(upstream, is_max, x.shape)
+
+    return forward(image)
+
+
+def conv_relu_max_pool(image: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+    """max_pool(conv_relu(image)) for a convolution whose output nothing else reads: one mask,
+    "window maximum and positive", replaces the two masks, and the backward pass routes the
+    upstream gradient straight into the flipped-kernel convolution (one buffer fewer at the
+    largest layer)."""
+
+    @tf.custom_gradient
+    def forward(x):
+        y = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, "SAME"), bias))
+        pooled = tf.nn.max_pool2d(y, 2, 2, "VALID")
+        windows = _windows(y, pooled)
+        keep = tf.logical_and(tf.equal(windows, pooled[:, :, None, :, None, :]), windows > 0)
 
         def input_gradient(upstream):
-            routed = tf.where(is_max, upstream[:, :, None, :, None, :], 0.0)
-            routed = tf.reshape(routed, [batch, 2 * rows, 2 * columns, channels])
-            if (height, width) == (2 * rows, 2 * columns):
-                return routed
-            dropped = [[0, 0], [0, height - 2 * rows], [0, width - 2 * columns], [0, 0]]
-            return tf.pad(routed, dropped)  # rows and columns no window covered
+            flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+            routed = _route_to_windows(upstream, keep, y.shape)
+            return tf.nn.conv2d(routed, flipped, 1, "SAME")
 
         return pooled, input_gradient
 
     return forward(image)
 
 
+def _windows(x: tf.Tensor, pooled: tf.Tensor) -> tf.Tensor:
+    """x (B, H, W, C) cut to the pooled windows, as (B, h, 2, w, 2, C)."""
+    batch, _, _, channels = x.shape
+    _, rows, columns, _ = pooled.shape
+    covered = x[:, : 2 * rows, : 2 * columns]
+    return tf.reshape(covered, [batch, rows, 2, columns, 2, channels])
+
+
+def _route_to_windows(upstream: tf.Tensor, mask: tf.Tensor, shape) -> tf.Tensor:
+    """upstream (B, h, w, C) copied to the positions `mask` (B, h, 2, w, 2, C) marks, zero
+    elsewhere, as (B, H, W, C) = `shape` (rows and columns no window covered stay zero)."""
+    batch, height, width, channels = shape
+    _, rows, columns, _ = upstream.shape
+    routed = tf.where(mask, upstream[:, :, None, :, None, :], 0.0)
+    routed = tf.reshape(routed, [batch, 2 * rows, 2 * columns, channels])
+    if (height, width) == (2 * rows, 2 * columns):
+        return routed
+    return tf.pad(routed, [[0, 0], [0, height - 2 * rows], [0, width - 2 * columns], [0, 0]])
+
+
 class LeanVGGFeatures:
     """Callable like the Keras feature model: image (B, H, W, 3) -> list of the named layers'
-    outputs. Holds the weights as constants up to the deepest named layer; nothing after it."""
+    outputs. Holds the weights as constants up to the deepest named layer; nothing after it.
+    A convolution followed by max pooling is fused (`conv_relu_max_pool`) unless its own
+    output is one of the named layers."""
 
     def __init__(self, backbone: keras.Model, layer_names: list[str]):
         names = [layer.name for layer in backbone.layers]
         deepest = max(names.index(name) for name in layer_names)
         self.layer_names = list(layer_names)
+        self.computed_layers = names[1 : deepest + 1]
         self._steps = []
         for layer in backbone.layers[1 : deepest + 1]:
             if isinstance(layer, keras.layers.Conv2D):
                 kernel, bias = (tf.constant(w) for w in layer.get_weights())
                 self._steps.append((layer.name, "conv", kernel, bias))
-            elif isinstance(layer, keras.layers.MaxPooling2D):
-                self._steps.append((layer.name, "max", None, None))
-            else:
+            elif not isinstance(layer, keras.layers.MaxPooling2D):
                 self._steps.append((layer.name, "avg", None, None))
-        self.computed_layers = [name for name, *_ in self._steps]
+            elif (
+                self._steps
+                and self._steps[-1][1] == "conv"
+                and self._steps[-1][0] not in (self.layer_names)
+            ):
+                _, _, kernel, bias = self._steps.pop()
+                self._steps.append((layer.name, "conv_max", kernel, bias))
+            else:
+                self._steps.append((layer.name, "max", None, None))
 
     def __call__(self, image: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
         outputs = {}
         for name, kind, kernel, bias in self._steps:
             if kind == "conv":
                 image = conv_relu(image, kernel, bias)
+            elif kind == "conv_max":
+                image = conv_relu_max_pool(image, kernel, bias)
             elif kind == "max":
                 image = max_pool(image)
             else:

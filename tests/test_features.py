@@ -79,6 +79,8 @@ def test_lean_vgg_matches_keras_values_and_input_gradient(pooling):
     keras_model = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names])
     lean_model = features.build_feature_model(backbone, names)
     assert isinstance(lean_model, lean_vgg.LeanVGGFeatures)
+    if pooling == "max":  # block2/3 conv+pool fused, block1/4 not (their convs are outputs)
+        assert {"conv_max", "max"} <= {kind for _, kind, *_ in lean_model._steps}
     rng = np.random.default_rng(0)
     image = tf.constant(rng.normal(0, 60, (1, 67, 45, 3)).astype(np.float32))
     probes = [tf.constant(rng.normal(size=o.shape[1:]).astype(np.float32)) for o in
