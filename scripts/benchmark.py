@@ -38,7 +38,7 @@ from nst_tf import StyleConfig, evaluator, features, losses, pipeline, preproces
 from nst_tf.memory import layer_sizes  # noqa: E402
 from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
 from scripts.measure_memory import peak_rss_of_child  # noqa: E402
-from scripts.torch_baseline import torch_seconds  # noqa: E402
+from scripts.torch_baseline import torch_evaluation  # noqa: E402
 
 CONFIG = StyleConfig(weights="none")
 
@@ -220,7 +220,8 @@ def measure_size(size: int, repeats: int, peak: float) -> dict:
     autodiff = keras_autodiff_seconds(size, repeats)
     weights = {"content": CONFIG.content_weight, "style": CONFIG.style_weight,
                "tv": CONFIG.tv_weight}  # fmt: skip
-    pytorch = torch_seconds(size, repeats, weights)
+    torch_function = torch_evaluation(size, weights)
+    pytorch = torch_function and median_seconds(torch_function, repeats)
     gflop = evaluation_gflop(size)
     return {
         "size": size,

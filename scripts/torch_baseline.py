@@ -12,8 +12,7 @@ copied to float64 for SciPy, as an L-BFGS loop around it would.
 
 from __future__ import annotations
 
-import statistics
-import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,8 +22,9 @@ STYLE_INDICES = (0, 2, 4, 8, 12)  # block1..5_conv1 among the convolutions
 CONTENT_INDEX = 13  # block5_conv2
 
 
-def torch_seconds(size: int, repeats: int, weights: dict) -> float | None:
-    """Median seconds of one evaluation at size x size, or None without torch."""
+def torch_evaluation(size: int, weights: dict) -> Callable[[], np.ndarray] | None:
+    """One evaluation at size x size as a function returning the float64 image gradient, or
+    None without torch."""
     try:
         import torch
     except ImportError:
@@ -52,13 +52,7 @@ def torch_seconds(size: int, repeats: int, weights: dict) -> float | None:
         loss.backward()
         return image.grad.double().numpy()
 
-    evaluate()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        evaluate()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return evaluate
 
 
 def _vgg_convolutions(torch):
