@@ -1,4 +1,5 @@
-"""Bounded minimisation: one SciPy L-BFGS-B run, or projected Adam; knows nothing of images.
+"""Bounded minimisation: one L-BFGS-B run (SciPy's core, driven by lbfgsb.py) or projected
+Adam; knows nothing of images.
 
 An L-BFGS iteration is one accepted step; each may take several function evaluations (line
 search), so both are counted and reported. An Adam iteration is one step and one evaluation.
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import fmin_l_bfgs_b
+
+from nst_tf.lbfgsb import run_lbfgsb
 
 # Stop when the largest projected-gradient entry falls below this fraction of the starting mean
 # absolute gradient (gradients reach SciPy scaled so that mean is 1: see _Tracker).
@@ -90,34 +92,33 @@ def minimize_lbfgs(
 ) -> OptimizeResult:
     """Minimise `function` (flat float64 x -> (loss, gradient)) in the box lower <= x <= upper.
 
-    One `fmin_l_bfgs_b` call for the whole run, so its curvature memory (`history` pairs) is
+    One L-BFGS-B run for the whole image, so its curvature memory (`history` pairs) is
     never thrown away. `on_iteration(iteration, evaluations, x)` runs after every iteration and
     may raise StopRequested. A non-finite loss ends the run with the best finite point.
     """
     shape = x0.shape
     tracker = _Tracker(function)
 
-    def callback(x: np.ndarray) -> None:
-        tracker.iterations += 1
+    def callback(iteration: int, evaluations: int, x: np.ndarray) -> None:
+        tracker.iterations = iteration
         if on_iteration is not None:
-            on_iteration(tracker.iterations, tracker.evaluations, x.reshape(shape))
+            on_iteration(iteration, evaluations, x.reshape(shape))
 
-    bounds = np.stack([lower.ravel(), upper.ravel()], axis=1)
-    start = np.clip(x0.ravel().astype(np.float64), bounds[:, 0], bounds[:, 1])
     finite = True
     try:
-        _, _, info = fmin_l_bfgs_b(
+        end = run_lbfgsb(
             tracker,
-            start,
-            bounds=bounds,
-            m=history,
-            maxiter=iterations,
-            maxfun=max_evaluations,
-            callback=callback,
-            pgtol=PROJECTED_GRADIENT_TOLERANCE,
-            factr=RELATIVE_REDUCTION_TOLERANCE,
+            x0,
+            lower,
+            upper,
+            history=history,
+            max_iterations=iterations,
+            max_evaluations=max_evaluations,
+            gradient_tolerance=PROJECTED_GRADIENT_TOLERANCE,
+            reduction_tolerance=RELATIVE_REDUCTION_TOLERANCE,
+            on_new_x=callback,
         )
-        reason = _reason(info, tracker, iterations)
+        reason = end.reason
     except StopRequested as stop:
         return _result(tracker, shape, str(stop) or "stopped by the callback", True, True)
     except _NonFinite as error:
@@ -178,12 +179,3 @@ def _result(
         finite=finite,
         interrupted=interrupted,
     )
-
-
-def _reason(info: dict, tracker: _Tracker, iterations: int) -> str:
-    if tracker.iterations >= iterations:
-        return "reached the iteration count"
-    if info["warnflag"] == 1:
-        return "reached the evaluation cap"
-    task = info.get("task", "")
-    return task.decode() if isinstance(task, bytes) else str(task) or "converged"
