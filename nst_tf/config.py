@@ -140,7 +140,8 @@ class StyleConfig:
     lbfgs_history: int = field(
         default=10,
         metadata=_help(
-            "L-BFGS memory: correction pairs kept (16 bytes per pixel each; 20 ends 1.6% lower)."
+            "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px;"
+            " 20 ends 1.6% lower)."
         ),
     )
     init: str = field(

@@ -81,8 +81,9 @@ def run_lbfgsb(
     x = np.clip(np.asarray(x0, dtype=np.float64).ravel(), lower, upper)
     size, m = x.size, history
     kinds = bound_kinds(lower, upper)
-    lower = np.where(np.isfinite(lower), lower, 0.0)
-    upper = np.where(np.isfinite(upper), upper, 0.0)
+    if not (kinds == 2).all():  # setulb reads no value where nbd says "unbounded"
+        lower = np.where(np.isfinite(lower), lower, 0.0)
+        upper = np.where(np.isfinite(upper), upper, 0.0)
     loss, gradient = 0.0, np.zeros(size)
     workspace = np.zeros(2 * m * size + 5 * size + 11 * m * m + 8 * m)
     integer_workspace = np.zeros(3 * size, dtype=np.int32)

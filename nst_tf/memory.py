@@ -1,17 +1,18 @@
 """How much memory a run needs, estimated before any model is built.
 
-Memory grows with the activations up to the deepest layer used (the yardstick below; the lean
-backward pass of `lean_vgg` keeps most of them as one-byte masks, but the losses' layers, the
-gradient buffers and L-BFGS-B's history grow in step with them). For an H x W image, block b
-(1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256, 512, 512 channels. So
-
+Two things grow with the pixels. (1) The network's work, measured by the float32 activations
+up to the deepest layer used (the lean backward pass of `lean_vgg` keeps most of them as one-byte
+masks, but the losses' layers and the gradient buffers grow in step with them). For an H x W
+image, block b (1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256, 512, 512 channels.
+(2) The optimiser's float64 state over the n = 3 H W pixel values: L-BFGS-B's workspace
+((2m + 5) n values for history m, and 3n int32) and a few float64 copies of x, the gradient and
+the bounds. So
     activation_bytes = 4 * sum over layers up to the deepest used of h_l * w_l * c_l
-    peak_bytes ~= BASE_BYTES + ACTIVATION_FACTOR * activation_bytes
-
-BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR (all that grows with
-the pixels, per byte of float32 activation) were fitted, rounded up, to the peak resident memory
-of the command line at 256-2048 px measured with `python scripts/measure_memory.py` (README,
-"Memory"; with the MALLOC_TUNABLES below).
+    peak_bytes ~= BASE_BYTES + ACTIVATION_FACTOR * activation_bytes + optimizer_bytes
+BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR were fitted, rounded
+up, to the peak resident memory of the command line at 256-2048 px measured with
+`python scripts/measure_memory.py` (README, "Memory"; with the MALLOC_TUNABLES below; each run
+long enough for the L-BFGS history to fill).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 BASE_BYTES = 800 * 2**20
 ACTIVATION_FACTOR = 1.6
+# x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
+# of 3 H W values alive during an evaluation besides the optimiser's own state.
+FLOAT64_COPIES = 7
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
 
 
@@ -72,9 +76,24 @@ def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
     return 4 * sum(count for _, count in sizes[: deepest + 1])
 
 
+def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Bytes of the optimiser's state for an H x W image: L-BFGS-B's workspace (float64
+    (2m + 5) n and int32 3n, n = 3 H W) or Adam's two moments, plus FLOAT64_COPIES vectors."""
+    values = 3 * height * width
+    if config.optimizer == "adam":
+        own = 8 * 2 * values
+    else:
+        own = 8 * (2 * config.lbfgs_history + 5) * values + 4 * 3 * values
+    return own + 8 * FLOAT64_COPIES * values
+
+
 def estimate_peak_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Estimated peak resident memory of a run on an H x W content image (see module doc)."""
-    return int(BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(config, height, width))
+    return int(
+        BASE_BYTES
+        + ACTIVATION_FACTOR * activation_bytes(config, height, width)
+        + optimizer_bytes(config, height, width)
+    )
 
 
 def available_bytes() -> int | None:

@@ -269,7 +269,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     memory_rows = []
     for size in (int(s) for s in args.memory_sizes.split(",") if s):
-        peak_bytes = peak_rss_of_child(size, "vgg19", evaluations=2)
+        peak_bytes = peak_rss_of_child(size, "vgg19")
         memory_rows.append({"size": size, "peak_rss_mib": round(peak_bytes / 2**20)})
         print(json.dumps(memory_rows[-1]), flush=True)
     print_tables(rows, memory_rows, peak)

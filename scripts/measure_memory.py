@@ -1,6 +1,6 @@
 """Peak resident memory of one run per image size, each in a fresh process.
 
-    python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--evaluations 2]
+    python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--iterations 13]
 
 Prints, per size, the peak RSS (VmHWM of the child, which runs with the malloc settings the
 command line gives itself, `nst_tf.memory.MALLOC_TUNABLES`), the activation bytes that
@@ -16,16 +16,24 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from nst_tf.config import StyleConfig  # noqa: E402
+
+# L-BFGS-B's history (the default 10 pairs, 126 MiB at 512 px) is zero-filled memory that the
+# system maps only as pairs are stored, one per iteration: a run's peak is reached once it is
+# full, so a shorter measurement understates it (by about 100 MiB at 512 px after 2 iterations).
+FULL_HISTORY_ITERATIONS = StyleConfig().lbfgs_history + 3
+
 CHILD = """
 import os, sys, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.path.insert(0, {root!r})
 import numpy as np
 from nst_tf import StyleConfig, stylize
-size, backbone, evaluations = {size}, {backbone!r}, {evaluations}
+size, backbone, iterations = {size}, {backbone!r}, {iterations}
 rng = np.random.default_rng(0)
 content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=evaluations)
+config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=iterations)
 stylize(content, content, config)
 with open("/proc/self/status") as status:
     peak = [line.split()[1] for line in status if line.startswith("VmHWM:")][0]
@@ -33,11 +41,12 @@ print("peak_kib", peak)
 """
 
 
-def peak_rss_of_child(size: int, backbone: str, evaluations: int) -> int:
-    """Peak RSS in bytes of a fresh Python process that runs `evaluations` iterations."""
+def peak_rss_of_child(size: int, backbone: str, iterations: int = FULL_HISTORY_ITERATIONS) -> int:
+    """Peak RSS in bytes of a fresh Python process that runs `iterations` iterations (the
+    default: enough for L-BFGS-B's history to fill, see FULL_HISTORY_ITERATIONS)."""
     from nst_tf import memory
 
-    code = CHILD.format(root=ROOT, size=size, backbone=backbone, evaluations=evaluations)
+    code = CHILD.format(root=ROOT, size=size, backbone=backbone, iterations=iterations)
     environment = dict(os.environ)
     if memory.wants_malloc_tunables(environment):
         environment["GLIBC_TUNABLES"] = memory.MALLOC_TUNABLES
@@ -51,15 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="256,512,1024")
     parser.add_argument("--backbone", default="vgg19")
-    parser.add_argument("--evaluations", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=FULL_HISTORY_ITERATIONS)
     args = parser.parse_args()
-    from nst_tf.config import StyleConfig
     from nst_tf.memory import activation_bytes, estimate_peak_bytes
 
     rows = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         config = StyleConfig(backbone=args.backbone, max_size=size)
-        measured = peak_rss_of_child(size, args.backbone, args.evaluations)
+        measured = peak_rss_of_child(size, args.backbone, args.iterations)
         rows.append(
             {
                 "size": size,

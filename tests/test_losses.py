@@ -91,3 +91,30 @@ def test_losses_match_numpy_reference(shape):
     np.testing.assert_allclose(
         losses.total_variation_loss(image).numpy(), numpy_total_variation(image), rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("symmetric_target", [True, False])
+def test_style_loss_gradient_matches_autodiff_and_finite_differences(symmetric_target):
+    rng = np.random.default_rng(5)
+    features = tf.constant(rng.normal(size=(1, 6, 5, 4)), tf.float64)
+    target = rng.normal(size=(4, 4)) * 10
+    target = tf.constant(target @ target.T if symmetric_target else target, tf.float64)
+
+    def plain(f):  # the formula with TensorFlow's own gradient of the Gram
+        matrix = tf.reshape(f, [-1, 4])
+        difference = tf.matmul(matrix, matrix, transpose_a=True) - target
+        return tf.reduce_sum(tf.square(difference)) / (4.0 * 16 * 30**2)
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(features)
+        ours, reference = losses.style_layer_loss(features, target) * 3.0, plain(features) * 3.0
+    gradient = tape.gradient(ours, features).numpy()
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gradient, tape.gradient(reference, features).numpy(), rtol=1e-10)
+    step, index = 1e-6, (0, 2, 3, 1)
+    bumped = features.numpy().copy()
+    bumped[index] += step
+    lowered = features.numpy().copy()
+    lowered[index] -= step
+    numeric = 3.0 * (plain(bumped) - plain(lowered)).numpy() / (2 * step)
+    assert gradient[index] == pytest.approx(numeric, rel=1e-6)

@@ -15,6 +15,17 @@ def test_activation_bytes_by_hand():
     assert memory.activation_bytes(config, 8, 10) == 4 * (2 * 80 * 64 + 20 * 64 + 20 * 128)
 
 
+def test_optimizer_bytes_by_hand():
+    # 4 x 5 image: n = 60 values; L-BFGS-B m = 2: float64 (2*2 + 5) n and int32 3n
+    config = StyleConfig(lbfgs_history=2)
+    copies = 8 * memory.FLOAT64_COPIES * 60
+    assert memory.optimizer_bytes(config, 4, 5) == 8 * 9 * 60 + 4 * 3 * 60 + copies
+    assert memory.optimizer_bytes(config.replace(optimizer="adam"), 4, 5) == 16 * 60 + copies
+    # each extra history pair costs 16 bytes per value, 48 per pixel
+    longer = memory.estimate_peak_bytes(config.replace(lbfgs_history=12), 512, 512)
+    assert longer - memory.estimate_peak_bytes(config, 512, 512) == 10 * 48 * 512 * 512
+
+
 def test_estimate_grows_with_pixels_and_depth():
     config = StyleConfig()
     small, large = (
