@@ -1,8 +1,9 @@
 """Resumable checkpoints: the current image beside the output, and the checks for --resume.
 
 A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) float32 in VGG
-space, the iteration and the evaluation count reached. SciPy's L-BFGS memory (its correction
-pairs) cannot be saved, so a resumed run rebuilds it over its first `lbfgs_history` iterations.
+space, the iteration and the evaluation count reached. L-BFGS-B's memory (its correction pairs,
+48 bytes per pixel each) is not saved, so a resumed run rebuilds it over its first
+`lbfgs_history` iterations.
 """
 
 from __future__ import annotations

@@ -82,8 +82,18 @@ def keras_autodiff_seconds(size: int, repeats: int) -> float:
     return median_seconds(lambda: function(x), repeats)
 
 
+def autodiff_style_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+    """losses.style_layer_loss's value, left to autodiff as the seed code does (nst_tf writes
+    the gradient out; see losses.style_layer_loss)."""
+    difference = losses.gram_matrix(features) - target_gram
+    positions = float(features.shape[1] * features.shape[2])
+    channels = float(features.shape[3])
+    return tf.reduce_sum(tf.square(difference)) / (4.0 * channels**2 * positions**2)
+
+
 def seed_approach_seconds(size: int, repeats: int) -> float:
-    """Batch of 3 through VGG19 up to block5_conv2 each evaluation, as the seed Keras code."""
+    """Batch of 3 through VGG19 up to block5_conv2 each evaluation, Keras autodiff for all of
+    it, as the seed Keras code."""
     backbone = features.load_backbone("vgg19", "none")
     names = list(CONFIG.content_layers + CONFIG.style_layers)
     model = keras.Model(backbone.input, [backbone.get_layer(name).output for name in names])
@@ -99,7 +109,7 @@ def seed_approach_seconds(size: int, repeats: int) -> float:
             total = CONFIG.content_weight * losses.content_loss(outputs[0][2], outputs[0][0])
             for weight, layer in zip(weights, outputs[1:], strict=True):
                 gram = losses.gram_matrix(layer[1])
-                total += CONFIG.style_weight * weight * losses.style_layer_loss(layer[2], gram)
+                total += CONFIG.style_weight * weight * autodiff_style_loss(layer[2], gram)
             total += CONFIG.tv_weight * losses.total_variation_loss(image)
         return total, tape.gradient(total, image)
 
