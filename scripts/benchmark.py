@@ -86,8 +86,8 @@ def autodiff_style_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tenso
     """losses.style_layer_loss's value, left to autodiff as the seed code does (nst_tf writes
     the gradient out; see losses.style_layer_loss)."""
     difference = losses.gram_matrix(features) - target_gram
-    positions = float(features.shape[1] * features.shape[2])
-    channels = float(features.shape[3])
+    channels = float(features.shape[-1])
+    positions = float(np.prod(features.shape[:-1]))
     return tf.reduce_sum(tf.square(difference)) / (4.0 * channels**2 * positions**2)
 
 
