@@ -1,6 +1,7 @@
 """Would Winograd convolutions beat TensorFlow's direct 3x3 convolutions on this CPU?
 
     python scripts/winograd_probe.py [--tiles 2,4] [--repeats 5]
+    python scripts/winograd_probe.py --evaluation 512   # inside nst_tf's whole evaluation
 
 The speed target of 4.5x over the seed recipe at 512 px (2.4 s per evaluation here) lies at
 the machine's matmul peak for the 407 GFLOP one evaluation counts, so only fewer
@@ -10,16 +11,21 @@ at the cost of transforming every input and output tile. This probe times, for e
 3x3 convolution shape, TensorFlow's `conv2d` against a Winograd convolution written in TensorFlow
 ops (the transforms as strided slices and sums that XLA fuses, the products as one batched
 matmul over the (m + 2)^2 tile positions), in one process, and prints the ratio and the error.
-Result on this machine (README, "Performance"): only the 512-channel layers at 64 px and below
-gain; the transforms cost more than the saved products at the large early layers.
+With --evaluation SIZE it instead times nst_tf's loss+gradient evaluation at SIZE px with
+F(4x4) Winograd convolutions (XLA-compiled) in place of `conv2d` in the 512->512 layers of
+`lean_vgg`, forward and backward, between two timings of the unchanged evaluation.
+Result on this machine (README, "Performance"): alone, the 512-channel layers gain and the large
+early layers lose; inside the evaluation the 512-channel gain does not survive.
 """
 
 import argparse
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -92,11 +98,70 @@ def median_seconds(function, repeats: int) -> float:
     return statistics.median(times)
 
 
+def winograd_same_conv(image, kernel):
+    """3x3 SAME convolution of image (1, H, W, C) by F(4x4, 3x3): pad H, W up to multiples of
+    4, convolve, crop."""
+    _, height, width, _ = image.shape
+    padded = tf.pad(image[0], [[0, -height % 4], [0, -width % 4], [0, 0]])
+    return winograd_conv(padded, transform_kernel(kernel, 4), 4)[None, :height, :width]
+
+
+def evaluation_seconds(size: int, repeats: int) -> None:
+    """Print nst_tf's evaluation time at `size` px: direct, Winograd in the 512->512 layers,
+    direct again; and how far the Winograd loss and gradient are from the direct ones."""
+    from nst_tf import StyleConfig, lean_vgg, preprocess
+    from nst_tf.pipeline import build_evaluator
+
+    compiled = tf.function(winograd_same_conv, jit_compile=True)
+    direct_conv_relu = lean_vgg.conv_relu
+
+    def winograd_conv_relu(image, kernel, bias):
+        if tuple(kernel.shape[2:]) != (512, 512):
+            return direct_conv_relu(image, kernel, bias)
+
+        @tf.custom_gradient
+        def forward(x):
+            y = tf.nn.relu(tf.nn.bias_add(compiled(x, kernel), bias))
+            active = y > 0
+
+            def input_gradient(upstream):
+                flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
+                return compiled(tf.where(active, upstream, 0.0), flipped)
+
+            return y, input_gradient
+
+        return forward(image)
+
+    generator = np.random.default_rng(0)
+    content, style, start = (
+        generator.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(3)
+    )
+    x = preprocess.rgb_to_vgg(start).astype(np.float64).ravel()
+    config = StyleConfig(weights="none", max_size=size)
+    results = {}
+    for label, conv_relu in [("direct", direct_conv_relu), ("winograd", winograd_conv_relu),
+                             ("direct again", direct_conv_relu)]:  # fmt: skip
+        lean_vgg.conv_relu = conv_relu
+        evaluate = build_evaluator(config, content, [style])
+        results[label] = evaluate(x)
+        seconds = median_seconds(lambda: tf.constant(evaluate(x)[0]), repeats)  # noqa: B023
+        print(f"{label}: {seconds:.3f} s per evaluation at {size} px", flush=True)
+    lean_vgg.conv_relu = direct_conv_relu
+    (loss, gradient), (loss_w, gradient_w) = results["direct"], results["winograd"]
+    gradient_error = np.abs(gradient_w - gradient).max() / np.abs(gradient).max()
+    print(f"loss relative difference {abs(loss_w - loss) / abs(loss):.1e}, gradient difference "
+          f"{gradient_error:.1e} of its largest entry")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiles", default="2,4")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--evaluation", type=int, default=0, help="image size; 0: layers only")
     args = parser.parse_args()
+    if args.evaluation:
+        evaluation_seconds(args.evaluation, args.repeats)
+        return
     print("| tile | shape | conv2d ms | GFLOP/s | Winograd (XLA) ms | speed-up | max rel. error |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     generator = np.random.default_rng(0)
