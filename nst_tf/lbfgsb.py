@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import _lbfgsb
 
 # setulb's task[0] values
-_NEW_X, _FG, _CONVERGENCE, _STOP = 1, 3, 4, 5
+_NEW_X, _FG, _STOP = 1, 3, 5
 # setulb's task[1] values written by the driver when it ends the run
 _ITERATION_LIMIT, _EVALUATION_LIMIT = 504, 502
 _MESSAGES = {

@@ -26,8 +26,7 @@ def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     """E = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2), G = gram(features) (Gatys et al. 2015, eq. 4).
 
     Its gradient is written out, dE/dF = 2 F (D + D^T) / (4 N^2 M^2) with D = G - A: one (M, N)
-    matrix product, where autodiff of the Gram takes two and adds them, holding three (M, N)
-    buffers at once (192 MiB at block1_conv1 of a 512 px image). A is not differentiated.
+    matrix product, where autodiff of the Gram takes two and adds them. A is not differentiated.
     """
     target_gram = tf.convert_to_tensor(target_gram)
 
