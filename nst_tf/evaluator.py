@@ -53,6 +53,23 @@ def named_features(feature_model: keras.Model, spec: LossSpec, image: tf.Tensor)
     return dict(zip(spec.feature_layers, outputs, strict=True))
 
 
+def features_and_early_style_losses(
+    feature_model, spec: LossSpec, targets: Targets, statistic, image: tf.Tensor
+) -> tuple[dict, dict]:
+    """(layer name -> activations, layer name -> style loss of the layers the feature model
+    computes itself). A lean VGG model whose first convolution is a style layer computes that
+    layer's loss so as to recompute both in the backward pass (`lean_vgg`); otherwise the second
+    dict is empty and every loss is left to the caller."""
+    first = getattr(feature_model, "first_layer", None)
+    if first is None or first not in spec.style_layers or first in spec.content_layers:
+        return named_features(feature_model, spec, image), {}
+    target = targets.style_targets[spec.style_layers.index(first)]
+    outputs, first_loss = feature_model.outputs_with_first_layer_loss(
+        image, lambda features: statistic.loss(features, target)
+    )
+    return dict(zip(spec.feature_layers, outputs, strict=True)), {first: first_loss}
+
+
 def compute_targets(
     feature_model: keras.Model, spec: LossSpec, content_vgg: np.ndarray, styles: list
 ) -> Targets:
@@ -101,7 +118,9 @@ def make_loss_and_gradient(
     def loss_and_gradient(image):
         with tf.GradientTape() as tape:
             tape.watch(image)
-            features = named_features(feature_model, spec, image)
+            features, early_style_losses = features_and_early_style_losses(
+                feature_model, spec, targets, statistic, image
+            )
             content = tf.add_n(
                 [
                     losses.content_loss(features[name], target)
@@ -112,7 +131,9 @@ def make_loss_and_gradient(
             ) / len(spec.content_layers)
             per_layer = tf.stack(
                 [
-                    statistic.loss(features[name], target)
+                    early_style_losses[name]
+                    if name in early_style_losses
+                    else statistic.loss(features[name], target)
                     for name, target in zip(spec.style_layers, targets.style_targets, strict=True)
                 ]
             )

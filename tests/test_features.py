@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import features, lean_vgg
+from nst_tf import features, lean_vgg, losses
 from nst_tf.features import WeightsError
 
 
@@ -101,6 +101,63 @@ def test_lean_vgg_matches_keras_values_and_input_gradient(pooling):
     np.testing.assert_allclose(
         lean_gradient, keras_gradient, rtol=1e-4, atol=1e-5 * np.abs(keras_gradient).max()
     )
+
+
+def test_first_layer_loss_is_recomputed_with_the_same_values_and_gradient():
+    """outputs_with_first_layer_loss: same outputs, loss and input gradient as running the
+    model and the loss separately; its backward graph convolves the 3-channel image twice
+    (forward and recomputation) where the plain graph does it once."""
+    backbone = features.load_backbone("vgg19", "none", seed=1)
+    names = ["block1_conv1", "block2_conv1", "block3_conv1"]
+    model = features.build_feature_model(backbone, names)
+    assert model.first_layer == "block1_conv1"
+    rng = np.random.default_rng(2)
+    image = tf.constant(rng.normal(0, 60, (1, 37, 30, 3)).astype(np.float32))
+    target = tf.constant(rng.normal(size=(64, 64)).astype(np.float32))
+    probes = [tf.constant(rng.normal(size=o.shape).astype(np.float32)) for o in model(image)]
+
+    def first_loss(features):
+        return losses.style_layer_loss(features, target)
+
+    def total(outputs, loss):
+        return loss + tf.add_n([tf.reduce_sum(o * p) for o, p in zip(outputs, probes, strict=True)])
+
+    @tf.function
+    def plain(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = model(x)
+            value = total(outputs, first_loss(outputs[0]))
+        return outputs, value, tape.gradient(value, x)
+
+    @tf.function
+    def recomputed(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs, loss = model.outputs_with_first_layer_loss(x, first_loss)
+            value = total(outputs, loss)
+        return outputs, value, tape.gradient(value, x)
+
+    expected, got = plain(image), recomputed(image)
+    for want, have in zip(expected[0], got[0], strict=True):
+        np.testing.assert_array_equal(have.numpy(), want.numpy())
+    np.testing.assert_allclose(got[1].numpy(), expected[1].numpy(), rtol=1e-6)
+    largest = np.abs(expected[2].numpy()).max()
+    assert largest > 0
+    np.testing.assert_allclose(got[2].numpy(), expected[2].numpy(), rtol=1e-5, atol=1e-6 * largest)
+
+    def image_convolutions(function):
+        graph = function.get_concrete_function(image).graph
+        return sum(
+            op.type == "Conv2D" and op.inputs[0].shape[-1] == 3 for op in graph.get_operations()
+        )
+
+    assert image_convolutions(plain) == 1
+    assert image_convolutions(recomputed) == 2
+    with pytest.raises(ValueError, match="not a requested"):
+        features.build_feature_model(backbone, ["block2_conv1"]).outputs_with_first_layer_loss(
+            image, first_loss
+        )
 
 
 def test_lean_vgg_is_used_only_for_plain_vgg():
