@@ -11,7 +11,8 @@ the backward pass keeps one byte per activation instead of four:
   routes the upstream gradient there. Where a window has tied maxima every tied position gets
   the gradient; after ReLU the only ties in practice are all-zero windows, whose positions the
   preceding ReLU mask zeroes anyway. Average pooling keeps nothing (TensorFlow's own gradient).
-Layers whose outputs are features are kept in float by the losses that read them.
+Layers whose outputs are features are kept in float by the losses that read them, except the
+first convolution's: `outputs_with_first_layer_loss` recomputes it in the backward pass.
 
 Images are (B, H, W, 3) float32 in VGG space with static shapes; outputs (B, h, w, C) per
 requested layer, in order.

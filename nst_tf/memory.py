@@ -25,8 +25,8 @@ from nst_tf.config import StyleConfig
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
-BASE_BYTES = 900 * 2**20
-ACTIVATION_FACTOR = 0.85
+BASE_BYTES = 800 * 2**20
+ACTIVATION_FACTOR = 0.75
 # x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
 # of 3 H W values alive during an evaluation besides the optimiser's own state.
 FLOAT64_COPIES = 7
