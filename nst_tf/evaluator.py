@@ -61,6 +61,7 @@ def features_and_early_style_losses(
     layer's loss so as to recompute both in the backward pass (`lean_vgg`); otherwise the second
     dict is empty and every loss is left to the caller."""
     first = getattr(feature_model, "first_layer", None)
+    # A content loss on the same layer would keep its output alive anyway: nothing to save.
     if first is None or first not in spec.style_layers or first in spec.content_layers:
         return named_features(feature_model, spec, image), {}
     target = targets.style_targets[spec.style_layers.index(first)]
