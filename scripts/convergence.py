@@ -9,8 +9,10 @@ after the other (so they see the same machine), and write a JSON record (--json)
 
 coarse_to_fine: a single-scale run of `--iterations` at `--size` sets the target, its final
 total loss L. Then `--scales` runs coarse-to-fine (each scale's start upsampled from the previous
-result, iterations 4:2:1) and stops as soon as its loss at the final size is <= L. It reports both
-wall times (from the `stylize` call, model building included) and saves both images to `--out_dir`.
+result, iterations 4:2:1) and stops as soon as its loss at the final size is <= L (with
+`--final_scale_iterations K` the final scale may run K iterations instead of its share). It
+reports both wall times (from the `stylize` call, model building included) and saves both
+images to `--out_dir`.
 
 optimizers: Adam for `--adam_steps` steps (one evaluation each) sets the target, its final loss;
 then L-BFGS from the same start stops as soon as its loss is <= that. Loss against evaluations and
@@ -27,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from nst_tf import StyleConfig, image_io, stylize  # noqa: E402
+from nst_tf import StyleConfig, image_io, multiscale, stylize  # noqa: E402
 from nst_tf.optimize import StopRequested  # noqa: E402
 
 OFFLINE = StyleConfig(backbone="vgg16", weights="hed")
@@ -70,7 +72,10 @@ def coarse_to_fine(args) -> dict:
     height = single.image_rgb.shape[0]
     multi_config = config.replace(scales=args.scales, iterations=args.multi_iterations)
     multi_trace = Trace(target, height)
-    multi = stylize(content, style, multi_config, multi_trace)
+    if args.final_scale_iterations:
+        multi = coarse_then_long_final_scale(content, style, multi_config, multi_trace, args)
+    else:
+        multi = stylize(content, style, multi_config, multi_trace)
     multi_seconds = multi_trace.reached_seconds or time.perf_counter() - multi_trace.start
     os.makedirs(args.out_dir, exist_ok=True)
     image_io.save_image(os.path.join(args.out_dir, "single_scale.jpg"), single.image_rgb)
@@ -88,6 +93,21 @@ def coarse_to_fine(args) -> dict:
         "single_scale_trace": single_trace.points,
         "coarse_to_fine_final_size_trace": multi_trace.points,
     }  # fmt: skip
+
+
+def coarse_then_long_final_scale(content, style, config, trace, args):
+    """The coarse scales of `config` with their usual budgets, then the final scale from the
+    upsampled result for `args.final_scale_iterations` (stopping at the trace's target): how
+    long coarse-to-fine takes to reach the single-scale loss when the final scale may run on."""
+    budgets = multiscale.scale_iterations(config)
+    coarse_config = config.replace(
+        max_size=multiscale.scale_sizes(config)[-2],
+        scales=config.scales - 1,
+        iterations=sum(budgets[:-1]),
+    )
+    coarse = stylize(content, style, coarse_config, trace)
+    final_config = config.replace(scales=1, iterations=args.final_scale_iterations)
+    return stylize(content, style, final_config, trace, init_rgb=coarse.image_rgb)
 
 
 def loss_at(points: list, evaluations: int) -> float | None:
@@ -141,6 +161,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=OFFLINE.iterations)
     parser.add_argument("--scales", type=int, default=3)
     parser.add_argument("--multi_iterations", type=int, default=OFFLINE.iterations)
+    parser.add_argument(
+        "--final_scale_iterations",
+        type=int,
+        default=0,
+        help="if > 0, the final scale runs this many iterations instead of its 4:2:1 share",
+    )
     parser.add_argument("--adam_steps", type=int, default=1000)
     parser.add_argument("--out_dir", default=os.path.join(ROOT, "docs", "coarse_to_fine"))
     parser.add_argument("--json", default="")
