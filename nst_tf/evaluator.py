@@ -33,7 +33,12 @@ class LossSpec:
     @property
     def feature_layers(self) -> list[str]:
         """Content and style layers without repeats: the feature model's outputs, in order."""
-        return list(dict.fromkeys(self.content_layers + self.style_layers))
+        return feature_layers(self)
+
+
+def feature_layers(spec) -> list[str]:
+    """Content and style layers of a LossSpec or LossLayout without repeats, in order."""
+    return list(dict.fromkeys(spec.content_layers + spec.style_layers))
 
 
 @dataclass(frozen=True)
@@ -45,16 +50,17 @@ class Targets:
     style_targets: tuple[tuple, ...]
 
 
-def named_features(feature_model: keras.Model, spec: LossSpec, image: tf.Tensor) -> dict:
-    """Run the feature model once; map layer name -> (1, h, w, C) activations."""
+def named_features(feature_model: keras.Model, spec, image: tf.Tensor) -> dict:
+    """Run the feature model once; map layer name -> (1, h, w, C) activations. `spec`: a
+    LossSpec or LossLayout."""
     outputs = feature_model(image, training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    return dict(zip(spec.feature_layers, outputs, strict=True))
+    return dict(zip(feature_layers(spec), outputs, strict=True))
 
 
 def features_and_early_style_losses(
-    feature_model, spec: LossSpec, targets: Targets, statistic, image: tf.Tensor
+    feature_model, spec, targets: Targets, statistic, image: tf.Tensor
 ) -> tuple[dict, dict]:
     """(layer name -> activations, layer name -> style loss of the layers the feature model
     computes itself). A lean VGG model whose first convolution is a style layer computes that
@@ -68,7 +74,7 @@ def features_and_early_style_losses(
     outputs, first_loss = feature_model.outputs_with_first_layer_loss(
         image, lambda features: statistic.loss(features, target)
     )
-    return dict(zip(spec.feature_layers, outputs, strict=True)), {first: first_loss}
+    return dict(zip(feature_layers(spec), outputs, strict=True)), {first: first_loss}
 
 
 def compute_targets(
@@ -95,60 +101,126 @@ def compute_targets(
     return Targets(tuple(content[name] for name in spec.content_layers), style_targets)
 
 
-def make_loss_and_gradient(
-    feature_model: keras.Model,
-    spec: LossSpec,
-    targets: Targets,
-    height: int,
-    width: int,
-    jit_compile: bool = False,
-):
-    """A `tf.function` image (1, H, W, 3) -> (total, gradient (1, H, W, 3), terms dict).
+@dataclass(frozen=True)
+class LossLayout:
+    """What shapes the loss graph: the layers read and the style statistic. Two runs of the
+    same layout, image size and feature model can share one traced LossFunction."""
 
-    The input signature is fixed, so it is traced (and with `jit_compile`, XLA-compiled) once
-    per run. terms holds the weighted
-    "content", "style" and "tv" parts and the unweighted "style/<layer>" losses.
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_loss: str
+
+    @classmethod
+    def of(cls, spec: LossSpec) -> LossLayout:
+        return cls(spec.content_layers, spec.style_layers, spec.style_loss)
+
+
+class LossFunction:
+    """The loss+gradient `tf.function`: image (1, H, W, 3) -> (total, gradient (1, H, W, 3),
+    terms dict), terms holding the weighted "content", "style" and "tv" parts and the unweighted
+    "style/<layer>" losses.
+
+    The input signature is fixed, so it is traced (and with `jit_compile`, XLA-compiled) once.
+    Targets and term weights live in `tf.Variable`s: `load(spec, targets)` points the traced
+    function at another run of the same layout and size (a sweep's next cell) without
+    retracing.
     """
-    style_weights = tf.constant(spec.style_layer_weights, tf.float32)
-    statistic = STYLE_LOSSES[spec.style_loss]
 
-    @tf.function(
-        input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32)],
-        jit_compile=jit_compile,
-    )
-    def loss_and_gradient(image):
+    def __init__(self, feature_model, spec: LossSpec, targets: Targets, height: int,
+                 width: int, jit_compile: bool = False):  # fmt: skip
+        self.layout = LossLayout.of(spec)
+        self.image_shape = (1, height, width, 3)
+        self._feature_model = feature_model
+        self._statistic = STYLE_LOSSES[spec.style_loss]
+        self._weights = tf.Variable(_term_weights(spec), trainable=False)
+        self._layer_weights = tf.Variable(
+            spec.style_layer_weights, trainable=False, dtype=tf.float32
+        )
+        self._targets = tf.nest.map_structure(
+            lambda t: tf.Variable(t, trainable=False), _target_structure(targets)
+        )
+        self._function = tf.function(
+            self._loss_and_gradient,
+            input_signature=[tf.TensorSpec(self.image_shape, tf.float32)],
+            jit_compile=jit_compile,
+        )
+
+    def load(self, spec: LossSpec, targets: Targets) -> None:
+        """Use `spec`'s weights and these targets from now on. ValueError if the layout or a
+        target's shape differs (that needs a new LossFunction)."""
+        if LossLayout.of(spec) != self.layout:
+            raise ValueError(f"loss layout {LossLayout.of(spec)} is not {self.layout}")
+        new = tf.nest.flatten(_target_structure(targets))
+        old = tf.nest.flatten(self._targets)
+        if [tuple(t.shape) for t in new] != [tuple(v.shape) for v in old]:
+            raise ValueError("the targets' shapes differ from the traced function's")
+        self._weights.assign(_term_weights(spec))
+        self._layer_weights.assign(spec.style_layer_weights)
+        for variable, value in zip(old, new, strict=True):
+            variable.assign(value)
+
+    def __call__(self, image: tf.Tensor):
+        return self._function(image)
+
+    @property
+    def tracing_count(self) -> int:
+        """How many times the function was traced (1 once called, whatever `load` did)."""
+        return self._function.experimental_get_tracing_count()
+
+    def _loss_and_gradient(self, image):
+        layout, statistic = self.layout, self._statistic
+        content_weight, style_weight, tv_weight = tf.unstack(self._weights)
+        content_targets, style_targets = tf.nest.map_structure(tf.identity, self._targets)
+        targets = Targets(content_targets, style_targets)
         with tf.GradientTape() as tape:
             tape.watch(image)
             features, early_style_losses = features_and_early_style_losses(
-                feature_model, spec, targets, statistic, image
+                self._feature_model, layout, targets, statistic, image
             )
             content = tf.add_n(
                 [
                     losses.content_loss(features[name], target)
-                    for name, target in zip(
-                        spec.content_layers, targets.content_features, strict=True
-                    )
+                    for name, target in zip(layout.content_layers, content_targets, strict=True)
                 ]
-            ) / len(spec.content_layers)
+            ) / len(layout.content_layers)
             per_layer = tf.stack(
                 [
                     early_style_losses[name]
                     if name in early_style_losses
                     else statistic.loss(features[name], target)
-                    for name, target in zip(spec.style_layers, targets.style_targets, strict=True)
+                    for name, target in zip(layout.style_layers, style_targets, strict=True)
                 ]
             )
             terms = {
-                "content": spec.content_weight * content,
-                "style": spec.style_weight * tf.reduce_sum(style_weights * per_layer),
-                "tv": spec.tv_weight * losses.total_variation_loss(image),
+                "content": content_weight * content,
+                "style": style_weight * tf.reduce_sum(self._layer_weights * per_layer),
+                "tv": tv_weight * losses.total_variation_loss(image),
             }
             total = terms["content"] + terms["style"] + terms["tv"]
-        for index, name in enumerate(spec.style_layers):
+        for index, name in enumerate(layout.style_layers):
             terms[f"style/{name}"] = per_layer[index]
         return total, tape.gradient(total, image), terms
 
-    return loss_and_gradient
+
+def _term_weights(spec: LossSpec) -> list[float]:
+    return [spec.content_weight, spec.style_weight, spec.tv_weight]
+
+
+def _target_structure(targets: Targets) -> tuple:
+    return (tuple(targets.content_features), tuple(tuple(t) for t in targets.style_targets))
+
+
+def make_loss_and_gradient(
+    feature_model,
+    spec: LossSpec,
+    targets: Targets,
+    height: int,
+    width: int,
+    jit_compile: bool = False,
+) -> LossFunction:
+    """The loss+gradient function of `spec` and `targets` for (1, H, W, 3) images (see
+    LossFunction)."""
+    return LossFunction(feature_model, spec, targets, height, width, jit_compile)
 
 
 class Evaluator:

@@ -1,5 +1,7 @@
 """The loss+gradient tf.function against finite differences and an independent numpy loss."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -88,4 +90,31 @@ def test_content_loss_is_zero_at_the_content_image_and_trace_once(setup):
         if offset == 0.0:
             assert evaluator.last_terms["content"] == 0.0
     assert set(evaluator.last_terms) >= {"content", "style", "tv", "style/block1_conv1"}
-    assert function.experimental_get_tracing_count() == 1
+    assert function.tracing_count == 1
+
+
+def test_loaded_targets_and_weights_give_a_fresh_functions_values_without_retracing(setup):
+    model, content, style, function = setup
+    other_spec = dataclasses.replace(
+        SPEC, content_weight=0.5, style_weight=7.0, tv_weight=0.0, style_layer_weights=(1, 1, 2)
+    )
+    rng = np.random.default_rng(11)
+    other_content = rng.uniform(-100, 100, (SIZE, SIZE, 3)).astype(np.float32)
+    other_targets = compute_targets(model, other_spec, other_content, [(content, 1.0)])
+    fresh = make_loss_and_gradient(model, other_spec, other_targets, SIZE, SIZE)
+    image = tf.constant(rng.uniform(-100, 100, (1, SIZE, SIZE, 3)).astype(np.float32))
+    before = function(image)[0].numpy()
+    function.load(other_spec, other_targets)
+    try:
+        reused_total, reused_gradient, reused_terms = function(image)
+        fresh_total, fresh_gradient, fresh_terms = fresh(image)
+        assert reused_total.numpy() == pytest.approx(fresh_total.numpy(), rel=1e-6)
+        assert reused_total.numpy() != pytest.approx(before, rel=1e-3)
+        np.testing.assert_allclose(reused_gradient.numpy(), fresh_gradient.numpy(), rtol=1e-5)
+        assert reused_terms["tv"].numpy() == 0.0
+        assert function.tracing_count == 1
+        with pytest.raises(ValueError, match="layout"):
+            function.load(dataclasses.replace(other_spec, style_loss="mean_std"), other_targets)
+    finally:
+        targets = compute_targets(model, SPEC, content, [(style, 1.0)])
+        function.load(SPEC, targets)
