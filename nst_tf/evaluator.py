@@ -77,17 +77,28 @@ def features_and_early_style_losses(
     return dict(zip(feature_layers(spec), outputs, strict=True)), {first: first_loss}
 
 
+def feature_function(feature_model, spec):
+    """A `tf.function` image (1, H, W, 3) -> layer name -> activations, for computing targets:
+    a graph frees each activation as soon as its last reader ran (eager keeps more alive).
+    Traced once per image shape; keep it to reuse those traces."""
+    return tf.function(lambda image: named_features(feature_model, spec, image))
+
+
 def compute_targets(
-    feature_model: keras.Model, spec: LossSpec, content_vgg: np.ndarray, styles: list
+    feature_model: keras.Model,
+    spec: LossSpec,
+    content_vgg: np.ndarray,
+    styles: list,
+    forward=None,
 ) -> Targets:
     """Targets from `content_vgg` (H, W, 3) and `styles`, a list of (style_vgg (h, w, 3), blend).
 
     Each style image is described on its own (its statistics do not depend on its size), the
     descriptions are blended with the weights given (summing to 1), then prepared once.
+    `forward`: a `feature_function` of this model and layout to reuse (else a new one).
     """
     statistic = STYLE_LOSSES[spec.style_loss]
-    # A graph frees each activation as soon as its last reader ran; eager keeps more alive.
-    forward = tf.function(lambda image: named_features(feature_model, spec, image))
+    forward = forward or feature_function(feature_model, spec)
     content = forward(tf.constant(content_vgg[None]))
     described = {name: [] for name in spec.style_layers}
     for style_vgg, _ in styles:

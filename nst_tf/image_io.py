@@ -47,6 +47,20 @@ def load_image(path: str) -> np.ndarray:
         raise ImageError(f"{path} is truncated or corrupt ({error})") from None
 
 
+def image_size(path: str) -> tuple[int, int]:
+    """(height, width) of an image file, upright per its EXIF orientation, read from its header
+    alone (no decoding). ImageError as `load_image` for a file that cannot be opened."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except FileNotFoundError:
+        raise ImageError(f"{path} does not exist") from None
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageError(f"{path} is not an image Pillow can read ({error})") from None
+    return (width, height) if rotated else (height, width)
+
+
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return _wide_gray_to_rgb(image)

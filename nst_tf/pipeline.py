@@ -22,6 +22,7 @@ from nst_tf.evaluator import (
     LossLayout,
     LossSpec,
     compute_targets,
+    feature_function,
     make_loss_and_gradient,
 )
 from nst_tf.optimize import minimize_adam, minimize_lbfgs
@@ -141,6 +142,7 @@ class Workspace:
     def __init__(self):
         self._models: dict[tuple, object] = {}
         self._functions: dict[tuple, LossFunction] = {}
+        self._forwards: dict[tuple, object] = {}
         self.builds = 0
         self.traces = 0
 
@@ -153,6 +155,13 @@ class Workspace:
             self._models[key] = build_feature_model(config)
             self.builds += 1
         return self._models[key]
+
+    def target_function(self, feature_model, spec: LossSpec):
+        """The `evaluator.feature_function` for computing targets, kept per model and layers."""
+        key = (id(feature_model), tuple(spec.feature_layers))
+        if key not in self._forwards:
+            self._forwards[key] = feature_function(feature_model, spec)
+        return self._forwards[key]
 
     def loss_function(self, feature_model, spec: LossSpec, targets, height: int, width: int,
                       jit_compile: bool) -> LossFunction:  # fmt: skip
@@ -193,7 +202,8 @@ def build_evaluator(
     blend = [weight / sum(blend) for weight in blend]
     space = preprocess.space_for(config.backbone)
     styles = [(space.from_rgb(style), w) for style, w in zip(styles_rgb, blend, strict=True)]
-    targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles)
+    forward = workspace.target_function(feature_model, spec) if workspace else None
+    targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles, forward)
     height, width = content_rgb.shape[:2]
     if workspace is None:
         function = make_loss_and_gradient(

@@ -13,53 +13,57 @@ import os
 import signal
 import sys
 
-from nst_tf import memory  # noqa: E402  (light: no TensorFlow)
-
-if __name__ == "__main__" and memory.wants_malloc_tunables(os.environ):
-    environment = {**os.environ, "GLIBC_TUNABLES": memory.MALLOC_TUNABLES}
-    os.execve(sys.executable, sys.orig_argv, environment)  # before TensorFlow is imported
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
 
+from nst_tf import memory  # noqa: E402
 from nst_tf.config import StyleConfig  # noqa: E402
-from nst_tf.image_io import load_image  # noqa: E402
+from nst_tf.job import stylize_files  # noqa: E402
 from nst_tf.optimize import StopRequested  # noqa: E402
-from nst_tf.outputs import SIGNAL_EXIT, RunOutputs, check_output_path  # noqa: E402
+from nst_tf.outputs import SIGNAL_EXIT  # noqa: E402
 
 FLAGS = flags.FLAGS
 USAGE_ERROR = 2
 
 
-def define_flags(flag_values: flags.FlagValues = FLAGS) -> None:
-    """One absl flag per StyleConfig field, with the field's default and help."""
+def define_flags(flag_values: flags.FlagValues = FLAGS, config_class=StyleConfig) -> None:
+    """One absl flag per field of `config_class` (StyleConfig, or the sweep's SweepConfig),
+    with the field's default and help. A tuple field is a comma-separated list, or a repeatable
+    flag where its metadata says `repeat`."""
     definers = {
         "int": flags.DEFINE_integer,
         "float": flags.DEFINE_float,
         "str": flags.DEFINE_string,
         "bool": flags.DEFINE_boolean,
     }
-    for spec in dataclasses.fields(StyleConfig):
+    for spec in dataclasses.fields(config_class):
         help_text = spec.metadata["help"]
-        if spec.type.startswith("tuple"):
+        if spec.metadata.get("repeat"):
+            flags.DEFINE_multi_string(
+                spec.name, list(spec.default), help_text, flag_values=flag_values
+            )
+        elif spec.type.startswith("tuple"):
             default = [str(value) for value in spec.default]
             flags.DEFINE_list(spec.name, default, help_text, flag_values=flag_values)
         else:
             definers[spec.type](spec.name, spec.default, help_text, flag_values=flag_values)
 
 
-def config_from_flags(flag_values: flags.FlagValues = FLAGS) -> StyleConfig:
-    """The validated StyleConfig the parsed flags describe."""
+def config_from_flags(flag_values: flags.FlagValues = FLAGS, config_class=StyleConfig):
+    """The validated `config_class` instance (StyleConfig by default) the parsed flags
+    describe."""
     values = {}
-    for spec in dataclasses.fields(StyleConfig):
+    for spec in dataclasses.fields(config_class):
         value = flag_values[spec.name].value
-        if spec.type == "tuple[float, ...]":
+        if spec.metadata.get("repeat"):
+            value = tuple(value)
+        elif spec.type == "tuple[float, ...]":
             value = tuple(_parse_float(spec.name, item) for item in value)
         elif spec.type.startswith("tuple"):
             value = tuple(item.strip() for item in value if item.strip())
         values[spec.name] = value
-    return StyleConfig(**values).validate()
+    return config_class(**values).validate()
 
 
 def _parse_float(name: str, text: str) -> float:
@@ -67,18 +71,6 @@ def _parse_float(name: str, text: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError(f"--{name}: {text!r} is not a number") from None
-
-
-def read_inputs(config: StyleConfig):
-    """Content, styles (a list) and (for --init=PATH) init images as RGB uint8 arrays."""
-    content = load_image(config.content)
-    style = [load_image(path) for path in config.style_paths]
-    init = load_image(config.init_path) if config.init_path else None
-    if config.weights_path and not os.path.isfile(config.weights_path):
-        raise ValueError(
-            f"--weights={config.weights}: no such file (or not one of imagenet, none, hed)"
-        )
-    return content, style, init
 
 
 class Interrupted(StopRequested):
@@ -114,14 +106,7 @@ def run(config: StyleConfig) -> int:
 
 def _checked_run(config: StyleConfig) -> int:
     try:
-        check_output_path(config)
-        content, style, init = read_inputs(config)
-        outputs = RunOutputs(config)  # TensorFlow loads only once the inputs are good.
-        if config.resume:
-            init = outputs.resume()
-        from nst_tf.pipeline import stylize
-
-        result = stylize(content, style, outputs.remaining_config(), outputs, init_rgb=init)
+        outputs, result = stylize_files(config)
     except Interrupted as interrupt:
         print(f"error: {interrupt} before optimisation started; nothing saved", file=sys.stderr)
         return SIGNAL_EXIT[str(interrupt)]
@@ -167,7 +152,18 @@ def parse_flags(argv: list[str]) -> list[str]:
         sys.exit(_fail(str(error).splitlines()[0]))
 
 
+def reexec_with_malloc_tunables() -> None:
+    """Restart this process with memory.MALLOC_TUNABLES where `memory.wants_malloc_tunables`
+    says so. glibc reads them only at start-up, so this must run before TensorFlow is imported
+    (nothing imported above does)."""
+    if memory.wants_malloc_tunables(os.environ):
+        environment = {**os.environ, "GLIBC_TUNABLES": memory.MALLOC_TUNABLES}
+        os.execve(sys.executable, sys.orig_argv, environment)
+
+
 def entry_point() -> None:
+    """`python -m nst_tf.run` and the `nst-tf-run` console script."""
+    reexec_with_malloc_tunables()
     define_flags()
     logging.set_verbosity(logging.INFO)
     app.run(main, flags_parser=parse_flags)
