@@ -98,12 +98,14 @@ def run_sweep(
     return SweepResult(results_path, rows, sheets, done_before, len(outcomes), failed, interrupted)
 
 
-def run_locally(cells: list[Cell], on_done: Callable[[Cell, CellOutcome], None]) -> None:
-    """The cells one after another in this process, sharing one `pipeline.Workspace`: the
-    backbone is built once per setting and the loss function traced once per size and loss
-    layout, whatever the images and weights."""
+def run_locally(
+    cells: list[Cell], on_done: Callable[[Cell, CellOutcome], None], workspace=None
+) -> None:
+    """The cells one after another in this process, sharing one `pipeline.Workspace` (a new
+    one unless given): the backbone is built once per setting and the loss function traced
+    once per size and loss layout, whatever the images and weights."""
     from nst_tf.pipeline import Workspace
 
-    workspace = Workspace()
+    workspace = workspace or Workspace()
     for cell in cells:
         on_done(cell, run_cell(cell, workspace))

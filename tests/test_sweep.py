@@ -1,0 +1,258 @@
+"""Sweeps: the grid, both runners, resuming, failing cells, contact sheets, the command line."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_tf.config import StyleConfig
+from nst_tf.optimize import StopRequested
+from nst_tf.pipeline import Workspace
+from nst_tf.sweep import SweepConfig, plan, run_sweep
+from nst_tf.sweep.cells import is_finished
+from nst_tf.sweep.grid import build_cells, expand_images, parse_axis
+from nst_tf.sweep.runner import run_locally
+from nst_tf.sweep.sheets import BACKGROUND, write_sheets
+from tests.conftest import REPO
+
+LOSS_COLUMNS = ("total", "content_loss", "style_loss", "tv_loss")
+
+
+@pytest.fixture
+def grid(tmp_path, make_image):
+    """A 2 x 2 grid at 48 px with random weights: two styles x two style weights."""
+    content = make_image("c.png", 96, 72)
+    styles = (make_image("s1.png", 64, 64, seed=1), make_image("s2.png", 50, 60, seed=2))
+    base = StyleConfig(content=content, weights="none", max_size=48, iterations=6)
+    sweep = SweepConfig(
+        styles=styles, grid=("style_weight:0.01,0.1",), out_dir=str(tmp_path / "sweep")
+    )
+    return base, sweep
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_axes_are_typed_by_their_config_field():
+    assert parse_axis("style_weight:0.01,1e-1").values == (0.01, 0.1)
+    assert parse_axis("iterations: 5, 10").values == (5, 10)
+    assert parse_axis("jit_compile:true,False").values == (True, False)
+    layers = parse_axis("style_layers:block1_conv1,block1_conv1+block2_conv1")
+    assert layers.values == (("block1_conv1",), ("block1_conv1", "block2_conv1"))
+    assert layers.labels == ("block1_conv1", "block1_conv1+block2_conv1")
+    assert parse_axis("style_layer_weights:1+2+3").values == ((1.0, 2.0, 3.0),)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("style_weight", "FIELD:VALUE1"),
+        ("colour:1,2", "not a config field"),
+        ("content:a.jpg", "use --contents"),
+        ("output:x.png", "set by the sweep"),
+        ("log_every:1,2", "does not change a result"),
+        ("iterations:5,x", "'x' is not a valid int"),
+        ("init:noise,noise", "repeated"),
+        ("init:", "no values"),
+    ],
+)
+def test_bad_axes_are_refused_naming_the_flag(text, message):
+    with pytest.raises(ValueError, match=message) as error:
+        parse_axis(text)
+    assert str(error.value).startswith(f"--grid={text}")
+
+
+def test_images_come_from_files_folders_and_globs(tmp_path, make_image):
+    a, b = make_image("a.png"), make_image("b.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    folder = sorted(expand_images((str(tmp_path),), "contents"))
+    assert folder == sorted([a, b])
+    assert expand_images((str(tmp_path / "*.png"), a), "contents") == [a]
+    with pytest.raises(ValueError, match="--styles: .*missing.png names no image file"):
+        expand_images((str(tmp_path / "missing.png"),), "styles")
+
+
+def test_cells_are_the_product_with_stable_names(grid):
+    base, sweep = grid
+    axes, cells = build_cells(base, sweep)
+    assert [axis.name for axis in axes] == ["content", "style", "style_weight"]
+    assert len(cells) == 4 and len({cell.name for cell in cells}) == 4
+    assert [cell.config.style_weight for cell in cells] == [0.01, 0.1, 0.01, 0.1]
+    assert cells[1].settings == (("content", "c"), ("style", "s1"), ("style_weight", "0.1"))
+    assert all(os.path.dirname(cell.config.output).endswith("/sweep/cells") for cell in cells)
+    assert all(cell.config.log_every == 0 and not cell.config.resume for cell in cells)
+    assert [cell.name for cell in build_cells(base, sweep)[1]] == [cell.name for cell in cells]
+    longer = build_cells(base.replace(iterations=7), sweep)[1]
+    assert not {cell.name for cell in longer} & {cell.name for cell in cells}
+
+
+def test_a_cell_with_settings_that_do_not_fit_is_named(grid):
+    base, sweep = grid
+    sweep = SweepConfig(grid=("style_layers:block1_conv1,block1_conv1+block2_conv1",))
+    two_layers = base.replace(
+        style_layers=("block1_conv1", "block2_conv1"), style_layer_weights=(1.0, 2.0)
+    )
+    with pytest.raises(ValueError, match="cell .*style_layers=block1_conv1: .*needs 1 values"):
+        build_cells(two_layers, sweep)
+
+
+def test_local_runner_builds_and_traces_once_and_ray_gives_the_same_csv(grid, tmp_path):
+    pytest.importorskip("ray", reason="Ray is in requirements-ray.txt (and the dev extra)")
+    base, sweep = grid
+    _, cells, pending = plan(base, sweep)
+    workspace, outcomes = Workspace(), []
+    run_locally(pending, lambda cell, outcome: outcomes.append(outcome), workspace)
+    assert [outcome.status for outcome in outcomes] == ["finished"] * 4
+    assert (workspace.builds, workspace.traces) == (1, 1)
+    local = run_sweep(base, sweep)  # everything finished: writes the CSV, runs nothing
+    assert (local.skipped, local.ran) == (4, 0)
+    ray_sweep = SweepConfig(**{**sweep.__dict__, "runner": "ray",
+                               "out_dir": str(tmp_path / "ray")})  # fmt: skip
+    remote = run_sweep(base, ray_sweep)
+    assert (remote.skipped, remote.ran, remote.failed) == (0, 4, 0)
+    local_rows, ray_rows = read_csv(local.results_path), read_csv(remote.results_path)
+    assert len(local_rows) == len(ray_rows) == 4
+    for mine, theirs in zip(local_rows, ray_rows, strict=True):
+        assert mine["cell"] == theirs["cell"] and mine["status"] == theirs["status"] == "finished"
+        assert (mine["iterations"], mine["evaluations"]) == (
+            theirs["iterations"],
+            theirs["evaluations"],
+        )
+        for column in LOSS_COLUMNS:
+            assert float(mine[column]) == pytest.approx(float(theirs[column]), rel=1e-5), column
+        assert float(mine["style_loss"]) > 0
+
+
+def test_an_interrupted_sweep_redoes_only_the_unfinished_cells(grid):
+    base, sweep = grid
+    seen = []
+
+    def stop_after_two(progress):
+        seen.append(progress.cell.name)
+        if len(seen) == 2:
+            raise StopRequested("SIGINT")
+
+    first = run_sweep(base, sweep, stop_after_two)
+    assert first.interrupted and first.ran == 2
+    statuses = [row["status"] for row in read_csv(first.results_path)]
+    assert statuses == ["finished", "finished", "pending", "pending"]
+    _, cells, _ = plan(base, sweep)
+    kept = {cell.name: os.stat(cell.config.output).st_mtime_ns for cell in cells[:2]}
+    crashed = cells[1]  # as a process killed mid-cell leaves it: a "running" record, no image
+    record = crashed.config.output[:-4] + ".json"
+    with open(record, encoding="utf-8") as handle:
+        text = handle.read().replace('"status": "finished"', '"status": "running"')
+    with open(record, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.unlink(crashed.config.output)
+    redone = []
+    second = run_sweep(base, sweep, lambda progress: redone.append(progress.cell.name))
+    assert not second.interrupted and (second.skipped, second.ran, second.failed) == (1, 3, 0)
+    assert redone == [cells[1].name, cells[2].name, cells[3].name]
+    assert os.stat(cells[0].config.output).st_mtime_ns == kept[cells[0].name]
+    assert all(is_finished(cell) for cell in cells)
+    assert [row["status"] for row in read_csv(second.results_path)] == ["finished"] * 4
+
+
+def test_a_cell_with_a_bad_image_fails_alone(grid, tmp_path):
+    base, sweep = grid
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    sweep = SweepConfig(contents=(base.content, str(broken)), styles=sweep.styles[:1],
+                        out_dir=sweep.out_dir)  # fmt: skip
+    result = run_sweep(base, sweep)
+    rows = read_csv(result.results_path)
+    assert [row["content"] for row in rows] == ["c", "broken"]
+    assert [row["status"] for row in rows] == ["finished", "failed"]
+    assert "broken.png" in rows[1]["error"] and "\n" not in rows[1]["error"]
+    assert rows[1]["total"] == "" and float(rows[0]["total"]) > 0
+    assert result.failed == 1
+
+
+def test_contact_sheets_per_pair_of_varying_axes_with_labels(grid, tmp_path):
+    base, sweep = grid
+    sweep = SweepConfig(styles=sweep.styles, grid=("style_weight:0.01,0.1", "init:content,noise"),
+                        out_dir=sweep.out_dir, sheet_size=64)  # fmt: skip
+    axes, cells, _ = plan(base, sweep)
+    first = cells[0].config.output
+    os.makedirs(os.path.dirname(first))
+    Image.new("RGB", (48, 36), (255, 0, 0)).save(first)  # one tile with an image, others empty
+    sheets = write_sheets(sweep.out_dir, axes, cells, 64)
+    assert len(sheets) == 3 * 2  # 3 pairs of the 3 varying axes, each for both third values
+    sheet = next(s for s in sheets if os.path.basename(s.path) ==
+                 "sheet_style_x_style_weight__init=content.png")  # fmt: skip
+    pixels = np.asarray(Image.open(sheet.path).convert("RGB"))
+    assert pixels.shape[1::-1] == sheet.size
+    assert [label.text for label in sheet.row_labels] == ["s1", "s2"]
+    assert [label.text for label in sheet.column_labels] == ["0.01", "0.1"]
+    assert "rows: style" in sheet.title.text and "init=content" in sheet.title.text
+    for label in (*sheet.row_labels, *sheet.column_labels, sheet.title):
+        left, top, right, bottom = label.box
+        assert (pixels[top:bottom, left:right] != BACKGROUND).any(), label.text
+    column_x = [label.box[0] for label in sheet.column_labels]
+    assert column_x[0] < column_x[1]
+    red = np.all(pixels == (255, 0, 0), axis=-1)
+    rows, columns = np.nonzero(red)
+    assert 60 <= columns.max() - columns.min() + 1 <= 64  # 48 px scaled up to the 64 px tile
+    assert rows.min() > sheet.column_labels[0].box[3]  # under its column label
+
+
+def run_sweep_cli(*args, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    command = [sys.executable, "-m", "nst_tf.sweep", "--flagfile=configs/default.cfg", *args]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+
+
+def test_dry_run_prints_the_grid_and_writes_nothing(grid):
+    base, sweep = grid
+    process = run_sweep_cli(
+        f"--content={base.content}", f"--styles={','.join(sweep.styles)}", "--weights=none",
+        "--max_size=48", "--grid=style_weight:0.01,0.1", "--grid=init:content,noise",
+        f"--out_dir={sweep.out_dir}", "--dry_run",
+    )  # fmt: skip
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "= 8 cells; 0 finished, 8 to run" in out
+    assert "style_weight: 0.01, 0.1" in out and "GiB" in out
+    assert not os.path.exists(sweep.out_dir)
+
+
+def test_bad_grid_is_one_error_line_and_status_2(grid):
+    process = run_sweep_cli("--grid=colour:red", "--dry_run")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 2 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: --grid=colour:red: 'colour' is not a config field (see --helpfull)"
+    ]
+
+
+def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(grid):
+    base, sweep = grid
+    process = run_sweep_cli(
+        f"--content={base.content}", f"--styles={','.join(sweep.styles)}", "--weights=none",
+        "--max_size=48", "--iterations=40", "--grid=style_weight:0.01,0.1",
+        f"--out_dir={sweep.out_dir}",
+    )  # fmt: skip
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "[1/4] finished" in line:
+            break
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(lines) + err
+    assert "Traceback" not in err and "interrupted" in err
+    rows = read_csv(os.path.join(sweep.out_dir, "results.csv"))
+    assert rows[0]["status"] == "finished" and float(rows[0]["total"]) > 0
+    assert {row["status"] for row in rows[1:]} <= {"finished", "interrupted", "pending"}
+    assert "finished" not in {row["status"] for row in rows[-1:]}
