@@ -1,7 +1,9 @@
-"""The README's flags table, made from StyleConfig.
+"""The README's flag tables, made from StyleConfig (every run flag) and SweepConfig (the sweep's
+own flags).
 
-`python scripts/flags_table.py` prints it; `--write` replaces it in README.md (between the
-`flags:start` and `flags:end` markers). tests/test_readme.py checks README.md holds this table.
+`python scripts/flags_table.py` prints them; `--write` replaces them in README.md (between the
+`flags:start`/`flags:end` and `sweep-flags:start`/`sweep-flags:end` markers).
+tests/test_readme.py checks README.md holds these tables.
 """
 
 import dataclasses
@@ -11,12 +13,15 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nst_tf.config import StyleConfig  # noqa: E402
+from nst_tf.sweep.config import SweepConfig  # noqa: E402
+
+TABLES = {"flags": StyleConfig, "sweep-flags": SweepConfig}
 
 
-def flags_table() -> str:
-    """A markdown table: flag, default, meaning."""
+def flags_table(config_class=StyleConfig) -> str:
+    """A markdown table of `config_class`'s fields: flag, default, meaning."""
     rows = ["| flag | default | meaning |", "| --- | --- | --- |"]
-    for spec in dataclasses.fields(StyleConfig):
+    for spec in dataclasses.fields(config_class):
         default = spec.default
         if isinstance(default, tuple):
             default = ",".join(str(value) for value in default) or "(empty)"
@@ -25,17 +30,21 @@ def flags_table() -> str:
 
 
 def write_into_readme(path: str) -> None:
-    """Replace the text between the flags markers of `path` with the current table."""
+    """Replace the text between each pair of markers of `path` with the current table."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    head, _, rest = text.partition("<!-- flags:start -->\n")
-    _, _, tail = rest.partition("<!-- flags:end -->")
+    for marker, config_class in TABLES.items():
+        head, _, rest = text.partition(f"<!-- {marker}:start -->\n")
+        _, _, tail = rest.partition(f"<!-- {marker}:end -->")
+        table = flags_table(config_class)
+        text = f"{head}<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->{tail}"
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(f"{head}<!-- flags:start -->\n{flags_table()}\n<!-- flags:end -->{tail}")
+        handle.write(text)
 
 
 if __name__ == "__main__":
     if "--write" in sys.argv[1:]:
         write_into_readme(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md"))
     else:
-        print(flags_table())
+        for config_class in TABLES.values():
+            print(flags_table(config_class), end="\n\n")

@@ -83,3 +83,39 @@ def test_presets_nest_default_cfg(monkeypatch, preset, expected):
     untouched = {f.name for f in dataclasses.fields(StyleConfig)} - set(expected) - {"iterations"}
     changed = {name for name in untouched if getattr(config, name) != getattr(StyleConfig(), name)}
     assert changed <= {"content_weight", "style_weight", "log_every", "output"}
+
+
+def fresh_sweep_flags(*argv):
+    from nst_tf.sweep import SweepConfig
+
+    flag_values = flags.FlagValues()
+    run.define_flags(flag_values, StyleConfig)
+    run.define_flags(flag_values, SweepConfig)
+    flag_values(["nst_tf.sweep", *argv])
+    return flag_values
+
+
+def test_sweep_flags_default_to_the_sweep_dataclass_and_repeat_grid():
+    from nst_tf.sweep import SweepConfig
+
+    assert run.config_from_flags(fresh_sweep_flags(), SweepConfig) == SweepConfig()
+    flag_values = fresh_sweep_flags("--grid=init:content,noise", "--grid=style_weight:1,2")
+    assert run.config_from_flags(flag_values, SweepConfig).grid == (
+        "init:content,noise",
+        "style_weight:1,2",
+    )
+
+
+SWEEP_CONFIGS = sorted(os.listdir(os.path.join(REPO, "configs", "sweeps")))
+
+
+@pytest.mark.parametrize("name", SWEEP_CONFIGS)
+def test_every_shipped_sweep_config_plans_a_grid(monkeypatch, name):
+    from nst_tf.sweep import SweepConfig, plan
+
+    monkeypatch.chdir(REPO)
+    flag_values = fresh_sweep_flags(f"--flagfile=configs/sweeps/{name}")
+    sweep = run.config_from_flags(flag_values, SweepConfig)
+    axes, cells, _ = plan(run.config_from_flags(flag_values), sweep)
+    assert sweep.out_dir == f"outputs/sweeps/{name.removesuffix('.cfg')}"
+    assert len(cells) >= 3 and any(len(axis.labels) > 1 for axis in axes[2:])

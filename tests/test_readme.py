@@ -12,11 +12,22 @@ def read(name):
         return handle.read()
 
 
-def test_readme_flags_table_matches_the_config():
-    assert flags_table() in read("README.md"), "run: python scripts/flags_table.py"
+def test_readme_flags_tables_match_the_configs():
+    from nst_tf.sweep import SweepConfig
+
+    assert flags_table() in read("README.md"), "run: python scripts/flags_table.py --write"
+    assert flags_table(SweepConfig) in read("README.md"), "python scripts/flags_table.py --write"
 
 
 def test_ci_runs_the_readme_test_command():
     match = re.search(r"^(.*-m pytest.*)$", read("README.md"), re.MULTILINE)
     assert match, "README.md shows no pytest command"
+    assert match.group(1).strip() in read(".ci/run").splitlines()
+
+
+def test_ci_runs_the_readme_install_command():
+    match = re.search(
+        r"^python3 -m venv \.venv && (.*pip install.*)$", read("README.md"), re.MULTILINE
+    )
+    assert match, "README.md shows no install command"
     assert match.group(1).strip() in read(".ci/run").splitlines()

@@ -105,7 +105,6 @@ def test_a_cell_with_settings_that_do_not_fit_is_named(grid):
 
 
 def test_local_runner_builds_and_traces_once_and_ray_gives_the_same_csv(grid, tmp_path):
-    pytest.importorskip("ray", reason="Ray is in requirements-ray.txt (and the dev extra)")
     base, sweep = grid
     _, cells, pending = plan(base, sweep)
     workspace, outcomes = Workspace(), []
