@@ -82,12 +82,15 @@ def _wide_gray_to_rgb(image: Image.Image) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=2)
 
 
+def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) after scaling so the longer side is `long_side`, aspect ratio kept."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_long_side(rgb: np.ndarray, long_side: int) -> np.ndarray:
     """Resize (H, W, 3) uint8 so its longer side is `long_side` pixels, aspect ratio kept."""
-    height, width = rgb.shape[:2]
-    scale = long_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return resize_exact(rgb, size[1], size[0])
+    return resize_exact(rgb, *long_side_size(*rgb.shape[:2], long_side))
 
 
 def resize_exact(rgb: np.ndarray, height: int, width: int) -> np.ndarray:

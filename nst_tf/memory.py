@@ -108,11 +108,26 @@ def available_bytes() -> int | None:
     return None
 
 
-def check_fits(config: StyleConfig, height: int, width: int, available: int | None) -> None:
-    """Raise ResourceError, suggesting a --max_size that fits, if the run would not fit."""
+def check_fits(
+    config: StyleConfig,
+    height: int,
+    width: int,
+    available: int | None,
+    style_sizes: tuple[tuple[int, int], ...] = (),
+) -> None:
+    """Raise ResourceError, suggesting a --max_size that fits, if a run whose output is
+    height x width would not fit, or if computing the targets of a style image of one of
+    `style_sizes` (height, width) alone would not (its forward pass, without the optimiser).
+    Call it with the sizes the images will be resized to, before resizing them: the resized
+    arrays are themselves part of the peak."""
     if config.backbone not in CONVS_PER_BLOCK:
         return  # the activation count above is VGG's; other backbones are not estimated
     needed = estimate_peak_bytes(config, height, width)
+    for style_height, style_width in style_sizes:
+        forward = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(
+            config, style_height, style_width
+        )
+        needed = max(needed, int(forward))
     if available is None or needed <= available:
         return
     scale = math.sqrt(max(available - BASE_BYTES, 0) / (needed - BASE_BYTES))

@@ -85,6 +85,15 @@ def prepare_images(
     return content, styles
 
 
+def check_memory(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> None:
+    """Refuse (memory.ResourceError) a run that would not fit, from the sizes the images are
+    about to be resized to: before resizing, so a huge --max_size is refused, not allocated."""
+    height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
+    style_side = round(config.style_scale * config.max_size)
+    style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
+    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes)
+
+
 def initial_image(
     config: StyleConfig, content_rgb: np.ndarray, style_rgb: np.ndarray, init_rgb=None
 ) -> np.ndarray:
@@ -283,8 +292,8 @@ def stylize(
     """
     config = (config or StyleConfig()).validate()
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
+    check_memory(config, content_rgb, styles)
     final_content, final_styles = prepare_images(content_rgb, styles, config)
-    memory.check_fits(config, *final_content.shape[:2], memory.available_bytes())
     if feature_model is None and workspace is not None:
         feature_model = workspace.feature_model(config)
     if config.scales > 1:

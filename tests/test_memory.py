@@ -58,6 +58,27 @@ def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch
     assert error.startswith("error: a 64x51 run needs about") and "try --max_size=" in error
 
 
+def test_a_huge_max_size_is_refused_before_anything_is_resized(
+    make_image, tmp_path, capsys, monkeypatch
+):
+    from nst_tf import image_io
+
+    content, style = make_image("c.png", 451, 300), make_image("s.png", seed=1)
+    config = StyleConfig(content=content, style=style, output=str(tmp_path / "out.png"),
+                         weights="none", max_size=200000)  # fmt: skip
+    resized, real_resize = [], image_io.resize_exact
+    monkeypatch.setattr(
+        image_io, "resize_exact", lambda *args: resized.append(args[1:]) or real_resize(*args)
+    )
+    assert run.run_or_fail(config) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: a 200000x133038 run needs about") and "try --max_size=" in error
+    assert resized == []
+    big_style = config.replace(max_size=64, style_scale=3000.0)
+    assert run.run_or_fail(big_style) == 2
+    assert "needs about" in capsys.readouterr().err and resized == []
+
+
 def test_malloc_tunables_only_when_unset_on_glibc_linux(monkeypatch):
     monkeypatch.setattr(memory.platform, "system", lambda: "Linux")
     monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("glibc", "2.36"))
