@@ -29,13 +29,17 @@ def read_inputs(config: StyleConfig) -> tuple[np.ndarray, list[np.ndarray], np.n
     return content, style, init
 
 
-def stylize_files(config: StyleConfig, workspace=None):
+def stylize_files(config: StyleConfig, workspace=None, inputs_checked=None):
     """Check the output path, read the inputs, run `stylize` with a RunOutputs as its callback
     (progress log, checkpoints). Returns (outputs, result); `outputs.finish(result)` then
     writes the image and record. `workspace`: a `pipeline.Workspace` to reuse built models and
-    traced functions across calls. Nothing is written if the inputs are bad (ValueError)."""
+    traced functions across calls. `inputs_checked()`, if given, runs once the inputs passed
+    their checks, before TensorFlow is imported. Nothing is written if the inputs are bad
+    (ValueError)."""
     check_output_path(config)
     content, style, init = read_inputs(config)
+    if inputs_checked is not None:
+        inputs_checked()
     outputs = RunOutputs(config)  # TensorFlow loads only once the inputs are good.
     if config.resume:
         init = outputs.resume()

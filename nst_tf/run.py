@@ -106,7 +106,7 @@ def run(config: StyleConfig) -> int:
 
 def _checked_run(config: StyleConfig) -> int:
     try:
-        outputs, result = stylize_files(config)
+        outputs, result = stylize_files(config, inputs_checked=start_tensorflow)
     except Interrupted as interrupt:
         print(f"error: {interrupt} before optimisation started; nothing saved", file=sys.stderr)
         return SIGNAL_EXIT[str(interrupt)]
@@ -150,6 +150,34 @@ def parse_flags(argv: list[str]) -> list[str]:
         return FLAGS(argv)
     except flags.Error as error:
         sys.exit(_fail(str(error).splitlines()[0]))
+
+
+# Set to 1 to see TensorFlow's start-up notices (as does absl's -v 1).
+TF_LOGS_VARIABLE = "NST_TF_TF_LOGS"
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow and probe its devices now, with file descriptor 2 sent to /dev/null
+    unless NST_TF_TF_LOGS=1 or --verbosity >= 1. TensorFlow's C++ writes its start-up notices
+    there before its log level applies (oneDNN, CUDA driver probing; on a machine without a GPU
+    "failed call to cuInit"), and a newcomer reads them as errors. Python errors still show:
+    the descriptor is restored before any exception leaves."""
+    verbose = os.environ.get(TF_LOGS_VARIABLE) == "1" or (
+        FLAGS.is_parsed() and FLAGS.verbosity >= 1
+    )
+    if verbose or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def reexec_with_malloc_tunables() -> None:

@@ -99,3 +99,19 @@ def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
     Image.open(output).load()
     record = json.load(open(output[:-4] + ".json"))
     assert record["status"] == "non-finite" and record["iterations"] < 20
+
+
+def test_start_is_quiet_unless_tensorflow_logs_are_asked_for(pair, monkeypatch):
+    content, style, output = pair
+    args = (f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none",
+            "--max_size=48", "--iterations=1")  # fmt: skip
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    quiet = run_cli(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert all(line.startswith("I") and ".py:" in line for line in quiet.stderr.splitlines()), (
+        quiet.stderr
+    )  # only our own absl lines: no oneDNN, CUDA or absl::InitializeLog notices from C++
+    monkeypatch.setenv("NST_TF_TF_LOGS", "1")
+    verbose = run_cli(*args)
+    assert verbose.returncode == 0
+    assert any(".cc:" in line for line in verbose.stderr.splitlines()), verbose.stderr

@@ -43,6 +43,7 @@ def _run(base: StyleConfig, sweep: SweepConfig) -> int:
 
     if sweep.runner == "local":  # Ray Tune handles Ctrl-C itself
         run.install_signal_handlers()
+        run.start_tensorflow()
     result = run_sweep(base, sweep, log_progress)
     logging.info(
         "%d cells: %d finished before, %d run now (%d not finished); results in %s, %d sheets",
