@@ -34,6 +34,7 @@ POOLINGS = ("max", "avg")
 STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
 COLOR_MODES = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "adam")
+PRECISIONS = ("float32", "tf32")
 # Fields that steer a run without changing its result: they may differ on --resume.
 RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
 INITS = ("content", "noise", "style")
@@ -137,6 +138,13 @@ class StyleConfig:
             "few % of the default, with ~0.17 GB more memory at 512 px)."
         ),
     )
+    precision: str = field(
+        default="tf32",
+        metadata=_help(
+            "float32 (strict) or tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of "
+            "compute capability 8.0+, several times faster; float32 elsewhere)."
+        ),
+    )
     lbfgs_history: int = field(
         default=10,
         metadata=_help(
@@ -234,6 +242,7 @@ class StyleConfig:
             ("style_loss", STYLE_LOSSES),
             ("preserve_colors", COLOR_MODES),
             ("optimizer", OPTIMIZERS),
+            ("precision", PRECISIONS),
         ):
             _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
         _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")

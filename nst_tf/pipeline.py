@@ -26,6 +26,7 @@ from nst_tf.evaluator import (
     make_loss_and_gradient,
 )
 from nst_tf.optimize import minimize_adam, minimize_lbfgs
+from nst_tf.precision import precision_scope
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,13 @@ def stylize(
     also keeps the traced loss function for later runs of the same size.
     """
     config = (config or StyleConfig()).validate()
+    with precision_scope(config.precision):
+        return _stylize(
+            content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace
+        )
+
+
+def _stylize(content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace):
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
     check_memory(config, content_rgb, styles)
     final_content, final_styles = prepare_images(content_rgb, styles, config)

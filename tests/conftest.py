@@ -12,6 +12,16 @@ from PIL import Image  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def strict_float32():
+    """The tests compare with float64 references at float32 tolerances, so TF32 (TensorFlow's
+    default on Ampere and later GPUs) is off for the whole session, on a GPU as on a CPU.
+    `stylize` runs with the config's precision and puts this setting back afterwards."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+
+
 @pytest.fixture
 def make_image(tmp_path):
     """Write a smooth random RGB image of the given size and return its path."""

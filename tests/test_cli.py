@@ -40,6 +40,7 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     }
     assert len(record["inputs"]["content"]["sha256"]) == 64
     assert {"tensorflow", "keras", "scipy", "numpy"} <= set(record["versions"])
+    assert record["config"]["precision"] == "tf32" and record["precision"] == "float32"  # CPU
     if memory.wants_malloc_tunables(os.environ):  # the command line re-executes itself with them
         assert record["versions"]["glibc_tunables"] == memory.MALLOC_TUNABLES
     assert record["status"] == "finished"

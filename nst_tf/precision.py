@@ -1,0 +1,50 @@
+"""Arithmetic precision of the network's matrix work (convolutions and matrix products).
+
+- float32: strict IEEE float32 everywhere (TF32 off).
+- tf32: on NVIDIA GPUs of compute capability 8.0 and up (A100, H100, ...) TensorFlow may run
+  float32 convolutions and matrix products on TF32 tensor cores (10-bit mantissa inputs,
+  float32 accumulation), several times faster; elsewhere (CPUs, older GPUs) it is float32.
+  This is TensorFlow's own default; its loss agrees with float32 to about 1e-3 relative.
+
+The setting is process-wide in TensorFlow, so `precision_scope` sets it for one run and puts
+the previous one back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from nst_tf.config import PRECISIONS
+
+TF32_COMPUTE_CAPABILITY = (8, 0)
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str):
+    """Run the body with TF32 allowed (precision "tf32") or not ("float32"), then restore."""
+    import tensorflow as tf
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
+    previous = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(previous)
+
+
+def effective_precision(precision: str, compute_capabilities: list[tuple[int, int]]) -> str:
+    """What `precision` means on GPUs of these compute capabilities ([] on a CPU): "tf32" only
+    where one of them has TF32 tensor cores, else "float32"."""
+    has_tf32 = any(tuple(c) >= TF32_COMPUTE_CAPABILITY for c in compute_capabilities)
+    return "tf32" if precision == "tf32" and has_tf32 else "float32"
+
+
+def gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """Compute capability of each GPU TensorFlow sees ([] without one)."""
+    import tensorflow as tf
+
+    details = [tf.config.experimental.get_device_details(gpu)
+               for gpu in tf.config.list_physical_devices("GPU")]  # fmt: skip
+    return [tuple(d["compute_capability"]) for d in details if d.get("compute_capability")]
