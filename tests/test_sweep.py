@@ -255,3 +255,11 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(grid):
     assert rows[0]["status"] == "finished" and float(rows[0]["total"]) > 0
     assert {row["status"] for row in rows[1:]} <= {"finished", "interrupted", "pending"}
     assert "finished" not in {row["status"] for row in rows[-1:]}
+
+
+def test_cell_names_ignore_fields_left_at_their_defaults(grid):
+    from nst_tf.sweep.grid import config_digest
+
+    base, _ = grid
+    assert config_digest(base) == config_digest(base.replace(precision="tf32", log_every=3))
+    assert config_digest(base) != config_digest(base.replace(precision="float32"))

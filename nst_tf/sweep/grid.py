@@ -182,10 +182,16 @@ def _describe(settings) -> str:
 
 
 def config_digest(config: StyleConfig) -> str:
-    """Six hex digits of SHA-256 over the fields that shape the result (not the output)."""
-    values = dataclasses.asdict(config)
-    for name in ("output", "tensorboard_dir", *RUN_CONTROL_FIELDS):
-        values.pop(name)
+    """Six hex digits of SHA-256 over the fields that shape the result and differ from their
+    defaults (so a later version adding a field with a default keeps the names of finished
+    cells); the output path and run-control fields are left out."""
+    defaults = dataclasses.asdict(StyleConfig())
+    values = {
+        name: value
+        for name, value in dataclasses.asdict(config).items()
+        if value != defaults[name]
+        and name not in ("output", "tensorboard_dir", *RUN_CONTROL_FIELDS)
+    }
     text = json.dumps(values, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
 
