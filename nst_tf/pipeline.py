@@ -25,7 +25,7 @@ from nst_tf.evaluator import (
     feature_function,
     make_loss_and_gradient,
 )
-from nst_tf.optimize import minimize_adam, minimize_lbfgs
+from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.precision import precision_scope
 
 
@@ -286,7 +286,7 @@ def stylize(
     `style_rgb` may be a list of images: their styles blend with `config.style_blend_weights`.
     With `config.scales` > 1 the run goes coarse-to-fine (see `multiscale`).
     `callback(record)` runs after each iteration and may raise
-    `nst_tf.optimize.StopRequested` to end the run early with the best image so far.
+    `nst_tf.optim.StopRequested` to end the run early with the best image so far.
     `feature_model` (from `build_feature_model(config)`) saves rebuilding the backbone when
     several runs share its settings, as the scales of a coarse-to-fine run do; a `Workspace`
     also keeps the traced loss function for later runs of the same size.

@@ -20,7 +20,7 @@ from absl import app, flags, logging  # noqa: E402
 from nst_tf import memory  # noqa: E402
 from nst_tf.config import StyleConfig  # noqa: E402
 from nst_tf.job import stylize_files  # noqa: E402
-from nst_tf.optimize import StopRequested  # noqa: E402
+from nst_tf.optim import StopRequested  # noqa: E402
 from nst_tf.outputs import SIGNAL_EXIT  # noqa: E402
 
 FLAGS = flags.FLAGS

@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from nst_tf import StyleConfig, image_io, multiscale, stylize  # noqa: E402
-from nst_tf.optimize import StopRequested  # noqa: E402
+from nst_tf.optim import StopRequested  # noqa: E402
 from nst_tf.pipeline import build_feature_model  # noqa: E402
 
 OFFLINE = StyleConfig(backbone="vgg16", weights="hed")

@@ -11,7 +11,7 @@ from PIL import Image
 
 from nst_tf import colors, features, style_losses
 from nst_tf.evaluator import LossSpec, compute_targets
-from nst_tf.optimize import minimize_adam
+from nst_tf.optim import minimize_adam
 from tests.conftest import run_cli
 
 

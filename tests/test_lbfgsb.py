@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import fmin_l_bfgs_b
 
-from nst_tf.lbfgsb import bound_kinds, run_lbfgsb
+from nst_tf.optim.setulb import bound_kinds, run_lbfgsb
 
 SIZE = 40
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nst_tf.optimize import StopRequested, minimize_lbfgs
+from nst_tf.optim import StopRequested, minimize_lbfgs
 
 TARGET = np.array([3.0, -2.0, 0.5, 10.0])
 SCALES = np.array([1.0, 4.0, 0.25, 2.0])

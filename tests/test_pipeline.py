@@ -5,7 +5,7 @@ import pytest
 
 from nst_tf import StyleConfig, load_image, stylize
 from nst_tf.image_io import ImageError
-from nst_tf.optimize import StopRequested
+from nst_tf.optim import StopRequested
 from nst_tf.pipeline import initial_image, prepare_images
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from nst_tf.config import StyleConfig
-from nst_tf.optimize import StopRequested
+from nst_tf.optim import StopRequested
 from nst_tf.pipeline import Workspace
 from nst_tf.sweep import SweepConfig, plan, run_sweep
 from nst_tf.sweep.cells import is_finished

@@ -61,7 +61,7 @@ def run_cell(cell: Cell, workspace=None) -> CellOutcome:
     back in the outcome; a stop request (signal) raises CellInterrupted after the best image
     so far and an "interrupted" record are saved."""
     from nst_tf.job import stylize_files
-    from nst_tf.optimize import StopRequested
+    from nst_tf.optim import StopRequested
 
     started = time.perf_counter()
     os.makedirs(os.path.dirname(cell.config.output), exist_ok=True)

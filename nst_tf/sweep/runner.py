@@ -61,7 +61,7 @@ def run_sweep(
     on_progress: Callable[[SweepProgress], None] | None = None,
 ) -> SweepResult:
     """Run every unfinished cell of the grid with `sweep.runner`; see the module doc."""
-    from nst_tf.optimize import StopRequested
+    from nst_tf.optim import StopRequested
 
     axes, cells, pending = plan(base, sweep)
     os.makedirs(os.path.join(sweep.out_dir, CELLS_FOLDER), exist_ok=True)
