@@ -1,8 +1,10 @@
 """Resumable checkpoints: the current image beside the output, and the checks for --resume.
 
 A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) float32 in VGG
-space, the iteration and the evaluation count reached. L-BFGS-B's memory (its correction pairs,
-48 bytes per pixel each) is not saved, so a resumed run rebuilds it over its first
+space, the iteration and the evaluation count reached and, for --optimizer=lbfgs_tf, the
+optimiser's whole state (`optim.LbfgsState`: x, gradient and the correction pairs, float64, about
+48 bytes per pixel per pair), so a resumed run takes exactly the iterates of an uninterrupted
+one. SciPy's L-BFGS-B memory is not saved: a resumed lbfgs run rebuilds it over its first
 `lbfgs_history` iterations.
 """
 
@@ -18,6 +20,9 @@ import numpy as np
 
 from nst_tf.config import RUN_CONTROL_FIELDS, StyleConfig
 from nst_tf.image_io import write_atomically
+from nst_tf.optim.common import LbfgsState
+
+_STATE_PREFIX = "lbfgs_"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Checkpoint:
     image_vgg: np.ndarray
     iteration: int
     evaluations: int
+    optimizer_state: LbfgsState | None = None
 
 
 def checkpoint_path(output_path: str) -> str:
@@ -37,11 +43,14 @@ def checkpoint_path(output_path: str) -> str:
 def save_checkpoint(path: str, checkpoint: Checkpoint) -> None:
     """Write the checkpoint atomically."""
     buffer = io.BytesIO()
+    state = checkpoint.optimizer_state
+    arrays = {} if state is None else dataclasses.asdict(state)
     np.savez(
         buffer,
         image_vgg=checkpoint.image_vgg.astype(np.float32),
         iteration=checkpoint.iteration,
         evaluations=checkpoint.evaluations,
+        **{_STATE_PREFIX + name: value for name, value in arrays.items()},
     )
     write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
 
@@ -54,11 +63,22 @@ def load_checkpoint(path: str) -> Checkpoint:
                 image_vgg=np.asarray(data["image_vgg"], np.float32),
                 iteration=int(data["iteration"]),
                 evaluations=int(data["evaluations"]),
+                optimizer_state=_state_from(data),
             )
     except FileNotFoundError:
         raise ValueError(f"--resume: no checkpoint {path} (nothing to resume)") from None
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"--resume: checkpoint {path} is unreadable ({error})") from None
+
+
+def _state_from(data) -> LbfgsState | None:
+    if _STATE_PREFIX + "x" not in data:
+        return None
+    values = {f.name: data[_STATE_PREFIX + f.name] for f in dataclasses.fields(LbfgsState)}
+    return LbfgsState(
+        **{name: np.asarray(value) for name, value in values.items() if np.ndim(value)},
+        **{name: value.item() for name, value in values.items() if not np.ndim(value)},
+    )
 
 
 def load_record(path: str) -> dict:

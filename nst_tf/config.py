@@ -33,7 +33,7 @@ BACKBONE_LAYERS = {
 POOLINGS = ("max", "avg")
 STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
 COLOR_MODES = ("none", "luminance", "histogram")
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
 PRECISIONS = ("float32", "tf32")
 # Fields that steer a run without changing its result: they may differ on --resume.
 RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
@@ -119,7 +119,11 @@ class StyleConfig:
         default=1.0, metadata=_help("Style image long side as a multiple of max_size.")
     )
     optimizer: str = field(
-        default="lbfgs", metadata=_help("lbfgs (SciPy L-BFGS-B) or adam (projected Adam).")
+        default="lbfgs",
+        metadata=_help(
+            "lbfgs (SciPy's L-BFGS-B), lbfgs_tf (L-BFGS-B inside TensorFlow: the whole loop on "
+            "the device, for GPUs) or adam (projected Adam)."
+        ),
     )
     iterations: int = field(
         default=200, metadata=_help("Optimiser iterations (L-BFGS iterations or Adam steps).")

@@ -241,7 +241,7 @@ class Evaluator:
     """
 
     def __init__(self, loss_and_gradient, height: int, width: int):
-        self._loss_and_gradient = loss_and_gradient
+        self.loss_function = loss_and_gradient
         self._shape = (1, height, width, 3)
         self.first_terms: dict[str, float] = {}
         self.last_gradient_norm = 0.0
@@ -250,7 +250,7 @@ class Evaluator:
     def __call__(self, flat_vgg: np.ndarray) -> tuple[float, np.ndarray]:
         """flat_vgg: the image in VGG space, float64 (H*W*3,). Returns (loss, gradient float64)."""
         image = tf.constant(flat_vgg.reshape(self._shape), dtype=tf.float32)
-        total, gradient, terms = self._loss_and_gradient(image)
+        total, gradient, terms = self.loss_function(image)
         self.last_terms = {name: float(value) for name, value in terms.items()}
         self.first_terms = self.first_terms or self.last_terms
         flat_gradient = gradient.numpy().astype(np.float64).ravel()

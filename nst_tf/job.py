@@ -45,7 +45,6 @@ def stylize_files(config: StyleConfig, workspace=None, inputs_checked=None):
         init = outputs.resume()
     from nst_tf.pipeline import stylize
 
-    result = stylize(
-        content, style, outputs.remaining_config(), outputs, init_rgb=init, workspace=workspace
-    )
+    result = stylize(content, style, outputs.remaining_config(), outputs, init_rgb=init,
+                     workspace=workspace, optimizer_state=outputs.optimizer_state)  # fmt: skip
     return outputs, result

@@ -61,6 +61,7 @@ class RunOutputs:
             {"content": config.content, **styles, "init": config.init_path, "weights": weights}
         )
         self.history: list[dict] = []
+        self.optimizer_state = None  # set by resume() for --optimizer=lbfgs_tf
         self.done_iterations = 0
         self.done_evaluations = 0
         self.optimizing_seconds = 0.0
@@ -94,6 +95,7 @@ class RunOutputs:
             raise ValueError(f"--resume: {self.record_path} already reached its iterations")
         self.history = recorded.get("history", [])[: state.iteration]
         self.done_iterations, self.done_evaluations = state.iteration, state.evaluations
+        self.optimizer_state = state.optimizer_state
         log.info("resuming at iteration %d from %s", state.iteration, self.checkpoint_path)
         return space_for(self.config.backbone).to_rgb_float(state.image_vgg)
 
@@ -124,13 +126,16 @@ class RunOutputs:
             self._log_progress(iteration, evaluations, progress)
         if self.tensorboard:
             self.tensorboard.write_iteration(iteration, evaluations, progress)
+        if progress.image_vgg is None:
+            return  # inside an lbfgs_tf chunk: no image here (chunks end on these periods)
         if config.save_every and iteration % config.save_every == 0:
             image_rgb = space_for(config.backbone).to_rgb(progress.image_vgg)
             save_image(intermediate_path(config.output, iteration), image_rgb)
             if self.tensorboard:
                 self.tensorboard.write_image(iteration, image_rgb)
         if config.checkpoint_every and iteration % config.checkpoint_every == 0:
-            self._write_checkpoint(progress.image_vgg, iteration, evaluations, "running")
+            state = progress.optimizer_state() if progress.optimizer_state else None
+            self._write_checkpoint(progress.image_vgg, iteration, evaluations, "running", state)
 
     def _log_progress(self, iteration: int, evaluations: int, progress) -> None:
         per_iteration = self.optimizing_seconds / progress.iteration
@@ -143,8 +148,10 @@ class RunOutputs:
             losses["content"], losses["style"], losses["tv"], per_iteration, _duration(eta),
         )  # fmt: skip
 
-    def _write_checkpoint(self, image_vgg, iteration: int, evaluations: int, status: str) -> None:
-        state = checkpoint.Checkpoint(image_vgg, iteration, evaluations)
+    def _write_checkpoint(
+        self, image_vgg, iteration: int, evaluations: int, status: str, optimizer_state=None
+    ) -> None:
+        state = checkpoint.Checkpoint(image_vgg, iteration, evaluations, optimizer_state)
         checkpoint.save_checkpoint(self.checkpoint_path, state)
         self._write_record(status, iteration, evaluations)
 
@@ -170,7 +177,9 @@ class RunOutputs:
         extra = {"stop_reason": result.stop_reason, "initial_losses": result.initial_losses}
         if signal_name or not result.finite:
             status = "interrupted" if signal_name else "non-finite"
-            self._write_checkpoint(result.image_vgg, iteration, evaluations, status)
+            self._write_checkpoint(
+                result.image_vgg, iteration, evaluations, status, result.optimizer_state
+            )
             self._write_record(status, iteration, evaluations, **extra)
             why = f"interrupted by {signal_name}" if signal_name else result.stop_reason
             message = (

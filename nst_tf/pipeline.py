@@ -37,7 +37,9 @@ class IterationRecord:
     losses; seconds: wall time of this iteration; gradient_norm: L2 norm of the gradient of the
     last evaluation (model-space pixels); image_vgg: the current image (H, W, 3) in the
     backbone's pixel space (VGG space for VGG and ResNet, see `preprocess`), given to the
-    callback only (None in StylizeResult.history, to keep memory flat).
+    callback only (None in StylizeResult.history, to keep memory flat; with
+    --optimizer=lbfgs_tf, None also inside a chunk, see `optim.tf_lbfgsb`); optimizer_state:
+    with lbfgs_tf, at a chunk's end, a function returning its LbfgsState (for checkpoints).
     """
 
     iteration: int
@@ -46,6 +48,7 @@ class IterationRecord:
     seconds: float
     gradient_norm: float
     image_vgg: np.ndarray | None = field(default=None, repr=False)
+    optimizer_state: Callable | None = field(default=None, repr=False)
 
     @property
     def total_loss(self) -> float:
@@ -67,6 +70,7 @@ class StylizeResult:
     interrupted: bool
     initial_losses: dict[str, float]
     history: list[IterationRecord]
+    optimizer_state: object | None = None
 
 
 def prepare_images(
@@ -234,16 +238,17 @@ class _Recorder:
         self.history: list[IterationRecord] = []
         self.clock = time.perf_counter()
 
-    def __call__(self, iteration: int, evaluations: int, x: np.ndarray) -> None:
+    def __call__(self, iteration: int, evaluations: int, x: np.ndarray | None, info=None) -> None:
+        """`info`: the in-graph optimiser's IterationInfo (else the Evaluator's last call)."""
         now = time.perf_counter()
-        losses = dict(self.evaluator.last_terms)
         record = IterationRecord(
             iteration=iteration,
             evaluations=evaluations,
-            losses=losses,
+            losses=dict(info.terms if info else self.evaluator.last_terms),
             seconds=now - self.clock,
-            gradient_norm=self.evaluator.last_gradient_norm,
-            image_vgg=x.astype(np.float32),
+            gradient_norm=info.gradient_norm if info else self.evaluator.last_gradient_norm,
+            image_vgg=None if x is None else x.astype(np.float32),
+            optimizer_state=info.state if info else None,
         )
         self.clock = now
         self.history.append(dataclasses.replace(record, image_vgg=None))
@@ -251,11 +256,28 @@ class _Recorder:
             self.callback(record)
 
 
-def optimize_image(config: StyleConfig, evaluator: Evaluator, start_model: np.ndarray, recorder):
+def optimize_image(
+    config: StyleConfig, evaluator: Evaluator, start_model: np.ndarray, recorder, state=None
+):
     """Run the configured optimiser from `start_model` (H, W, 3, model space) inside the
-    0-255 pixel box."""
+    0-255 pixel box; `state`: an in-graph L-BFGS-B state to continue exactly (lbfgs_tf)."""
     lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
     start = start_model.astype(np.float64)
+    if config.optimizer == "lbfgs_tf":
+        from nst_tf.optim.tf_lbfgsb import default_chunk, minimize_lbfgs_tf
+
+        return minimize_lbfgs_tf(
+            lambda image: evaluator.loss_function(image[None]),  # (H, W, 3) -> batch of one
+            start,
+            lower,
+            upper,
+            iterations=config.iterations,
+            max_evaluations=config.evaluation_cap,
+            history=config.lbfgs_history,
+            chunk=default_chunk(config.log_every, config.save_every, config.checkpoint_every),
+            on_iteration=recorder,
+            state=state,
+        )
     if config.optimizer == "adam":
         return minimize_adam(
             evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
@@ -280,6 +302,7 @@ def stylize(
     init_rgb: np.ndarray | None = None,
     feature_model=None,
     workspace: Workspace | None = None,
+    optimizer_state=None,
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
@@ -290,15 +313,20 @@ def stylize(
     `feature_model` (from `build_feature_model(config)`) saves rebuilding the backbone when
     several runs share its settings, as the scales of a coarse-to-fine run do; a `Workspace`
     also keeps the traced loss function for later runs of the same size.
+    `optimizer_state`: the StylizeResult.optimizer_state (or a checkpoint's) of an interrupted
+    --optimizer=lbfgs_tf run with this config, to continue it with exactly its iterates.
     """
     config = (config or StyleConfig()).validate()
     with precision_scope(config.precision):
         return _stylize(
-            content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace
-        )
+            content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace,
+            optimizer_state,
+        )  # fmt: skip
 
 
-def _stylize(content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace):
+def _stylize(
+    content_rgb, style_rgb, config, callback, init_rgb, feature_model, workspace, optimizer_state
+):
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
     check_memory(config, content_rgb, styles)
     final_content, final_styles = prepare_images(content_rgb, styles, config)
@@ -316,7 +344,7 @@ def _stylize(content_rgb, style_rgb, config, callback, init_rgb, feature_model, 
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
     recorder = _Recorder(evaluator, callback)
-    result = optimize_image(config, evaluator, start_model, recorder)
+    result = optimize_image(config, evaluator, start_model, recorder, optimizer_state)
     image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
@@ -328,6 +356,7 @@ def _stylize(content_rgb, style_rgb, config, callback, init_rgb, feature_model, 
         stop_reason=result.stop_reason,
         finite=result.finite,
         interrupted=result.interrupted,
-        initial_losses=evaluator.first_terms,
+        initial_losses=result.first_info.terms if result.first_info else evaluator.first_terms,
         history=recorder.history,
+        optimizer_state=result.state,
     )

@@ -17,6 +17,33 @@ PROJECTED_GRADIENT_TOLERANCE = 1e-8
 RELATIVE_REDUCTION_TOLERANCE = 10.0
 
 
+@dataclass
+class LbfgsState:
+    """Everything the optimiser carries between iterations, on the host (float64 arrays of n
+    values; s and y (history, n) with `stored` valid rows ending before row `head`). Loss and
+    gradient are scaled by `scale`."""
+
+    x: np.ndarray
+    loss: float
+    gradient: np.ndarray
+    s: np.ndarray
+    y: np.ndarray
+    rho: np.ndarray
+    stored: int
+    head: int
+    scale: float
+
+
+@dataclass(frozen=True)
+class IterationInfo:
+    """What the in-graph optimiser knows of an iteration: the loss terms of its accepted point
+    (unscaled), the gradient's L2 norm, and (at a chunk's end only) a way to copy its state."""
+
+    terms: dict[str, float]
+    gradient_norm: float
+    state: Callable[[], LbfgsState] | None
+
+
 class StopRequested(BaseException):
     """Raise from the iteration callback (or a signal handler) to end the run early, keeping
     the best point. A BaseException, like KeyboardInterrupt, so that no `except Exception` on
@@ -25,7 +52,9 @@ class StopRequested(BaseException):
 
 @dataclass
 class OptimizeResult:
-    """x: the lowest-loss point evaluated (float64, same shape as x0)."""
+    """x: the lowest-loss point evaluated (float64, same shape as x0). The in-graph L-BFGS-B
+    also gives first_info (its first evaluation's IterationInfo, None when resumed) and state
+    (its LbfgsState at the end, to continue exactly)."""
 
     x: np.ndarray
     loss: float
@@ -34,6 +63,8 @@ class OptimizeResult:
     stop_reason: str
     finite: bool = True
     interrupted: bool = False
+    first_info: object | None = None
+    state: object | None = None
 
 
 class Tracker:

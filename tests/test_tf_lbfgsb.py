@@ -1,0 +1,159 @@
+"""The in-graph L-BFGS-B (--optimizer=lbfgs_tf) against SciPy's L-BFGS-B on small bounded
+problems, its caps and stops, and an exact resume from its saved state."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.optimize import fmin_l_bfgs_b
+
+from nst_tf.optim import StopRequested
+from nst_tf.optim.tf_lbfgsb import default_chunk, minimize_lbfgs_tf
+from tests.conftest import run_cli
+from tests.test_lbfgsb import bounded_rosenbrock, problem
+from tests.test_reliability import start_cli, wait_for_line
+
+SIZE = 30
+
+
+def quadratic():
+    """A convex quadratic whose minimiser lies outside the box: about half the bounds bind."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(SIZE, SIZE))
+    hessian = a @ a.T / SIZE + 0.1 * np.eye(SIZE)
+    linear = 3.0 * rng.normal(size=SIZE)
+    lower, upper = np.full(SIZE, -0.5), np.full(SIZE, 0.5)
+    h, b = tf.constant(hessian, tf.float32), tf.constant(linear, tf.float32)
+
+    def function(x):
+        gradient = tf.linalg.matvec(h, x) - b
+        loss = 0.5 * tf.tensordot(x, gradient - b, 1)
+        return loss, gradient, {"loss": loss}
+
+    def numpy_function(x):
+        return 0.5 * x @ hessian @ x - linear @ x, hessian @ x - linear
+
+    return function, numpy_function, lower, upper
+
+
+def rosenbrock_tf(x):
+    head, tail = x[:-1], x[1:]
+    loss = tf.reduce_sum(100.0 * (tail - head**2) ** 2 + (1.0 - head) ** 2)
+    gradient = tf.concat([-400.0 * head * (tail - head**2) - 2.0 * (1.0 - head), [0.0]], 0)
+    gradient += tf.concat([[0.0], 200.0 * (tail - head**2)], 0)
+    return loss, gradient, {"loss": loss}
+
+
+def scipy_minimum(numpy_function, start, lower, upper):
+    x, loss, _ = fmin_l_bfgs_b(numpy_function, start, bounds=list(zip(lower, upper)), m=10,
+                               factr=10, pgtol=1e-12, maxiter=2000, maxfun=4000)  # fmt: skip
+    return x, loss
+
+
+def test_convex_problem_reaches_scipys_minimum_with_every_iterate_in_the_box():
+    function, numpy_function, lower, upper = quadratic()
+    iterates = []
+    result = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=300,
+                               max_evaluations=1000, history=10, chunk=1,
+                               on_iteration=lambda i, e, x, info: iterates.append(x))  # fmt: skip
+    expected_x, expected_loss = scipy_minimum(numpy_function, np.zeros(SIZE), lower, upper)
+    assert result.loss == pytest.approx(expected_loss, rel=1e-6)
+    np.testing.assert_allclose(result.x, expected_x, atol=2e-3)
+    held = np.isclose(np.abs(expected_x), 0.5)
+    assert 5 <= held.sum() < SIZE and np.array_equal(np.isclose(np.abs(result.x), 0.5), held)
+    assert len(iterates) == result.iterations and all(x is not None for x in iterates)
+    assert all(((lower <= x) & (x <= upper)).all() for x in iterates)
+
+
+def test_bounded_rosenbrock_reaches_scipys_minimum():
+    start, lower, upper = problem()
+    result = minimize_lbfgs_tf(rosenbrock_tf, start, lower, upper, iterations=2000,
+                               max_evaluations=4000, history=6, chunk=50)  # fmt: skip
+    expected_x, expected_loss = scipy_minimum(bounded_rosenbrock, start, lower, upper)
+    assert ((lower <= result.x) & (result.x <= upper)).all()
+    assert result.loss == pytest.approx(expected_loss, rel=1e-4)
+    np.testing.assert_allclose(result.x, expected_x, atol=1e-2)
+    assert result.finite and not result.interrupted
+
+
+def test_iteration_count_and_evaluation_cap_are_honoured():
+    function, _, lower, upper = quadratic()
+    counted = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=3,
+                                max_evaluations=100, history=5, chunk=2)  # fmt: skip
+    assert counted.iterations == 3 and counted.stop_reason == "reached the iteration count"
+    capped = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=100,
+                               max_evaluations=9, history=5, chunk=4)  # fmt: skip
+    assert capped.evaluations == 9 and capped.stop_reason == "reached the evaluation cap"
+    assert capped.iterations < 9
+
+
+def test_a_non_finite_loss_ends_the_run_at_the_last_finite_point():
+    function, _, lower, upper = quadratic()
+    calls = tf.Variable(0)
+
+    def breaking(x):
+        loss, gradient, terms = function(x)
+        calls.assign_add(1)
+        loss = tf.where(calls > 6, tf.constant(np.nan, tf.float32), loss)
+        return loss, gradient, terms
+
+    result = minimize_lbfgs_tf(breaking, np.zeros(SIZE), lower, upper, iterations=50,
+                               max_evaluations=100, history=5, chunk=10)  # fmt: skip
+    assert not result.finite and "non-finite" in result.stop_reason
+    assert np.isfinite(result.x).all() and np.isfinite(result.loss)
+
+
+def test_a_stopped_run_resumed_from_its_state_takes_the_same_iterates():
+    start, lower, upper = problem()
+    settings = dict(lower=lower, upper=upper, max_evaluations=500, history=6, chunk=4)
+
+    def run(iterations, state=None, stop_at=None):
+        losses = []
+
+        def on_iteration(iteration, evaluations, x, info):
+            losses.append((evaluations, info.terms["loss"]))
+            if iteration == stop_at:
+                raise StopRequested("SIGINT")
+
+        result = minimize_lbfgs_tf(rosenbrock_tf, start, iterations=iterations, state=state,
+                                   on_iteration=on_iteration, **settings)  # fmt: skip
+        return result, losses
+
+    whole, whole_losses = run(30)
+    first, first_losses = run(30, stop_at=6)
+    assert first.interrupted and first.iterations == 8  # the chunk (4) still ends
+    second, second_losses = run(30 - 8, state=first.state)
+    assert [loss for _, loss in first_losses + second_losses] == [x for _, x in whole_losses]
+    np.testing.assert_array_equal(second.x, whole.x)
+
+
+def test_chunks_end_on_every_reporting_period():
+    assert default_chunk(10, 0, 10) == 10
+    assert default_chunk(10, 25, 0) == 5
+    assert default_chunk(1, 0, 0) == 1 and default_chunk(0, 0, 0) == 10
+
+
+def test_cli_interrupt_and_resume_take_the_uninterrupted_runs_iterates(tmp_path, make_image):
+    content, style = make_image("c.png", 96, 72), make_image("s.png", 64, 64, seed=1)
+    common = [f"--content={content}", f"--style={style}", "--weights=none", "--max_size=48",
+              "--iterations=24", "--log_every=2", "--checkpoint_every=4",
+              "--optimizer=lbfgs_tf"]  # fmt: skip
+    whole_output, output = str(tmp_path / "whole.png"), str(tmp_path / "out.png")
+    assert run_cli(*common, f"--output={whole_output}").returncode == 0
+    process = start_cli(*common, f"--output={output}")
+    wait_for_line(process, "iter 2/24")
+    process.send_signal(2)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, rest
+    assert os.path.exists(output[:-4] + ".json"), (rest, os.listdir(tmp_path))
+    reached = json.load(open(output[:-4] + ".json"))["iterations"]
+    assert 2 <= reached < 24
+    resumed = run_cli(*common, f"--output={output}", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    history = json.load(open(output[:-4] + ".json"))["history"]
+    whole = json.load(open(whole_output[:-4] + ".json"))["history"]
+    assert [(h["evaluations"], h["losses"]) for h in history] == [
+        (h["evaluations"], h["losses"]) for h in whole
+    ]
