@@ -70,6 +70,7 @@ def test_bad_values_are_reported_by_flag_name():
         ("preview", {"max_size": 256, "log_every": 5}),
         ("offline", {"backbone": "vgg16", "weights": "hed"}),
         ("hires", {"max_size": 1024, "checkpoint_every": 5}),
+        ("gpu", {"optimizer": "lbfgs_tf", "jit_compile": True}),
     ],
 )
 def test_presets_nest_default_cfg(monkeypatch, preset, expected):
