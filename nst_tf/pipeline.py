@@ -263,35 +263,20 @@ def optimize_image(
     0-255 pixel box; `state`: an in-graph L-BFGS-B state to continue exactly (lbfgs_tf)."""
     lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
     start = start_model.astype(np.float64)
+    common = dict(iterations=config.iterations, max_evaluations=config.evaluation_cap,
+                  history=config.lbfgs_history, on_iteration=recorder)  # fmt: skip
     if config.optimizer == "lbfgs_tf":
         from nst_tf.optim.tf_lbfgsb import default_chunk, minimize_lbfgs_tf
 
-        return minimize_lbfgs_tf(
-            lambda image: evaluator.loss_function(image[None]),  # (H, W, 3) -> batch of one
-            start,
-            lower,
-            upper,
-            iterations=config.iterations,
-            max_evaluations=config.evaluation_cap,
-            history=config.lbfgs_history,
-            chunk=default_chunk(config.log_every, config.save_every, config.checkpoint_every),
-            on_iteration=recorder,
-            state=state,
-        )
+        chunk = default_chunk(config.log_every, config.save_every, config.checkpoint_every)
+        batch_of_one = lambda image: evaluator.loss_function(image[None])  # noqa: E731
+        return minimize_lbfgs_tf(batch_of_one, start, lower, upper, chunk=chunk, state=state,
+                                 **common)  # fmt: skip
     if config.optimizer == "adam":
         return minimize_adam(
             evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
         )
-    return minimize_lbfgs(
-        evaluator,
-        start,
-        lower,
-        upper,
-        iterations=config.iterations,
-        max_evaluations=config.evaluation_cap,
-        history=config.lbfgs_history,
-        on_iteration=recorder,
-    )
+    return minimize_lbfgs(evaluator, start, lower, upper, **common)
 
 
 def stylize(

@@ -65,7 +65,7 @@ class DeviceLbfgsb:
     terms), traceable by tf.function. lower, upper: bounds of x's shape (float64 arrays).
     """
 
-    def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False):
+    def __init__(self, function, shape, lower, upper, history: int):
         self.function, self.shape, self.history = function, tuple(shape), history
         size = int(np.prod(shape))
         self.lower = tf.constant(np.ravel(lower), tf.float64)
@@ -85,7 +85,7 @@ class DeviceLbfgsb:
         self.term_names: list[str] = []
         tf.function(self._evaluate).get_concrete_function(tf.TensorSpec([size], tf.float64))
         self.evaluate_start = tf.function(self._evaluate_start)
-        self.run_chunk = tf.function(self._run_chunk, jit_compile=jit_compile)
+        self.run_chunk = tf.function(self._run_chunk)
 
     # -- state on the host ---------------------------------------------------------------
     def state(self) -> LbfgsState:
@@ -279,7 +279,6 @@ def minimize_lbfgs_tf(
     chunk: int,
     on_iteration: Callable[..., None] | None = None,
     state: LbfgsState | None = None,
-    jit_compile: bool = False,
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
@@ -292,7 +291,7 @@ def minimize_lbfgs_tf(
     The result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
     `state` its LbfgsState.
     """
-    optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile)
+    optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history)
     first_info = None
     evaluations = 0
     if state is None:
