@@ -32,7 +32,7 @@ def read_inputs(config: StyleConfig) -> tuple[np.ndarray, list[np.ndarray], np.n
 def stylize_files(config: StyleConfig, workspace=None, inputs_checked=None):
     """Check the output path, read the inputs, run `stylize` with a RunOutputs as its callback
     (progress log, checkpoints). Returns (outputs, result); `outputs.finish(result)` then
-    writes the image and record. `workspace`: a `pipeline.Workspace` to reuse built models and
+    writes the image and record. `workspace`: a `models.Workspace` to reuse built models and
     traced functions across calls. `inputs_checked()`, if given, runs once the inputs passed
     their checks, before TensorFlow is imported. Nothing is written if the inputs are bad
     (ValueError)."""

@@ -34,7 +34,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import StyleConfig, evaluator, features, losses, pipeline, preprocess  # noqa: E402
+from nst_tf import StyleConfig, evaluator, features, losses, models, preprocess  # noqa: E402
 from nst_tf.memory import layer_sizes  # noqa: E402
 from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
 from scripts.measure_memory import peak_rss_of_child  # noqa: E402
@@ -66,7 +66,7 @@ def nst_tf_seconds(size: int, repeats: int, jit_compile: bool = False) -> float:
 
 def keras_autodiff_seconds(size: int, repeats: int) -> float:
     """nst_tf's Evaluator over the Keras feature model and TensorFlow's own gradients, XLA on."""
-    spec = pipeline.loss_spec(CONFIG)
+    spec = models.loss_spec(CONFIG)
     backbone = features.load_backbone("vgg19", "none")
     outputs = [backbone.get_layer(name).output for name in spec.feature_layers]
     model = keras.Model(backbone.input, outputs)

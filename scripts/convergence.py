@@ -30,8 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from nst_tf import StyleConfig, image_io, multiscale, stylize  # noqa: E402
+from nst_tf.models import build_feature_model  # noqa: E402
 from nst_tf.optim import StopRequested  # noqa: E402
-from nst_tf.pipeline import build_feature_model  # noqa: E402
 
 OFFLINE = StyleConfig(backbone="vgg16", weights="hed")
 CHECKPOINTS = (10, 25, 50, 100, 200, 250, 400, 500, 750, 1000)

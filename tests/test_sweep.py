@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from nst_tf.config import StyleConfig
+from nst_tf.models import Workspace
 from nst_tf.optim import StopRequested
-from nst_tf.pipeline import Workspace
 from nst_tf.sweep import SweepConfig, plan, run_sweep
 from nst_tf.sweep.cells import is_finished
 from nst_tf.sweep.grid import build_cells, expand_images, parse_axis

@@ -101,10 +101,10 @@ def run_sweep(
 def run_locally(
     cells: list[Cell], on_done: Callable[[Cell, CellOutcome], None], workspace=None
 ) -> None:
-    """The cells one after another in this process, sharing one `pipeline.Workspace` (a new
+    """The cells one after another in this process, sharing one `models.Workspace` (a new
     one unless given): the backbone is built once per setting and the loss function traced
     once per size and loss layout, whatever the images and weights."""
-    from nst_tf.pipeline import Workspace
+    from nst_tf.models import Workspace
 
     workspace = workspace or Workspace()
     for cell in cells:
