@@ -77,6 +77,13 @@ def with_average_pooling(model: keras.Model) -> keras.Model:
     return averaged
 
 
+def gpu_visible() -> bool:
+    """True when TensorFlow sees a GPU (and so computes on it)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def weights_file(backbone: str, weights: str) -> str | None:
     """The file the weights come from (for hashing in the run record), or None if random."""
     kind = weights.strip().lower()

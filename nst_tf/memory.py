@@ -18,8 +18,11 @@ long enough for the L-BFGS history to fill).
 from __future__ import annotations
 
 import math
+import os
 import platform
 import re
+import subprocess
+from dataclasses import dataclass
 
 from nst_tf.config import StyleConfig
 
@@ -52,6 +55,81 @@ def wants_malloc_tunables(environ: dict) -> bool:
 
 class ResourceError(ValueError):
     """A run that cannot fit in this machine's memory; the message suggests a --max_size."""
+
+
+# On a GPU the activations live in the GPU's memory (and with --optimizer=lbfgs_tf the
+# optimiser's state too). Not yet measured on a GPU, so these are allowances: the CUDA context,
+# cuDNN workspaces and the weights, and all float32 activations (XLA, the GPU's usual path,
+# keeps more of them alive than the lean pass does on the CPU).
+GPU_BASE_BYTES = 2**30
+GPU_ACTIVATION_FACTOR = 1.0
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """The GPU TensorFlow computes on: its name and the bytes this process may use (its total
+    less what other processes hold)."""
+
+    name: str
+    available_bytes: int
+
+
+def device_state_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient, bounds and history
+    ((2m + 4) n values, n = 3 H W), or the float32 image and gradient of a host optimiser."""
+    values = 3 * height * width
+    if config.optimizer == "lbfgs_tf":
+        return 8 * (2 * config.lbfgs_history + 4) * values
+    return 4 * 2 * values
+
+
+def estimate_gpu_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Estimated peak GPU memory of a run on an H x W content image (see the constants)."""
+    return int(
+        GPU_BASE_BYTES
+        + GPU_ACTIVATION_FACTOR * activation_bytes(config, height, width)
+        + device_state_bytes(config, height, width)
+    )
+
+
+def gpu_memory(run=subprocess.run) -> GpuMemory | None:
+    """The first GPU's name and the memory left to this process, from `nvidia-smi` (total less
+    the other processes' use, so memory TensorFlow already reserved here still counts as
+    available); None without nvidia-smi or on unexpected output."""
+    try:
+        gpus = run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,uuid", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        apps = run(
+            [
+                "nvidia-smi",
+                "--query-compute-apps=pid,gpu_uuid,used_memory",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return parse_gpu_memory(gpus.stdout, apps.stdout, os.getpid())  # fmt: skip
+
+
+def parse_gpu_memory(gpus_csv: str, apps_csv: str, own_pid: int) -> GpuMemory | None:
+    """GpuMemory of the first GPU from nvidia-smi's CSV answers (MiB), or None."""
+    try:
+        name, total, uuid = (part.strip() for part in gpus_csv.strip().splitlines()[0].split(","))
+        others = 0
+        for line in apps_csv.strip().splitlines():
+            pid, app_uuid, used = (part.strip() for part in line.split(","))
+            if app_uuid == uuid and int(pid) != own_pid:
+                others += int(used)
+        return GpuMemory(name, (int(total) - others) * 2**20)
+    except (IndexError, ValueError):
+        return None
 
 
 def layer_sizes(backbone: str, height: int, width: int) -> list[tuple[str, int]]:
@@ -96,6 +174,18 @@ def estimate_peak_bytes(config: StyleConfig, height: int, width: int) -> int:
     )
 
 
+def _check_gpu(config: StyleConfig, height: int, width: int, gpu: GpuMemory) -> None:
+    needed = estimate_gpu_bytes(config, height, width)
+    if needed <= gpu.available_bytes:
+        return
+    scale = math.sqrt(max(gpu.available_bytes - GPU_BASE_BYTES, 0) / (needed - GPU_BASE_BYTES))
+    suggestion = max(int(config.max_size * scale * 0.95) // 16 * 16, 32)
+    raise ResourceError(
+        f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB of GPU memory but the "
+        f"{gpu.name} has {gpu.available_bytes / 2**30:.1f} GiB free; try --max_size={suggestion}"
+    )
+
+
 def available_bytes() -> int | None:
     """MemAvailable from /proc/meminfo, or None where that is not known."""
     try:
@@ -114,14 +204,17 @@ def check_fits(
     width: int,
     available: int | None,
     style_sizes: tuple[tuple[int, int], ...] = (),
+    gpu: GpuMemory | None = None,
 ) -> None:
     """Raise ResourceError, suggesting a --max_size that fits, if a run whose output is
     height x width would not fit, or if computing the targets of a style image of one of
     `style_sizes` (height, width) alone would not (its forward pass, without the optimiser).
     Call it with the sizes the images will be resized to, before resizing them: the resized
-    arrays are themselves part of the peak."""
+    arrays are themselves part of the peak. With `gpu`, the GPU's memory is checked too."""
     if config.backbone not in CONVS_PER_BLOCK:
         return  # the activation count above is VGG's; other backbones are not estimated
+    if gpu is not None:
+        _check_gpu(config, height, width, gpu)
     needed = estimate_peak_bytes(config, height, width)
     for style_height, style_width in style_sizes:
         forward = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(

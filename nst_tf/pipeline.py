@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_tf import colors, image_io, memory, multiscale, preprocess
+from nst_tf import colors, features, image_io, memory, multiscale, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import Evaluator, compute_targets, make_loss_and_gradient
 from nst_tf.models import Workspace, build_feature_model, loss_spec
@@ -83,12 +83,14 @@ def prepare_images(
 
 
 def check_memory(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> None:
-    """Refuse (memory.ResourceError) a run that would not fit, from the sizes the images are
-    about to be resized to: before resizing, so a huge --max_size is refused, not allocated."""
+    """Refuse (memory.ResourceError) a run that would not fit, in host memory and, where
+    TensorFlow computes on a GPU, in the GPU's, from the sizes the images are about to be
+    resized to: before resizing, so a huge --max_size is refused, not allocated."""
     height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
     style_side = round(config.style_scale * config.max_size)
     style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes)
+    gpu = memory.gpu_memory() if features.gpu_visible() else None
+    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes, gpu)
 
 
 def initial_image(

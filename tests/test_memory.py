@@ -87,3 +87,43 @@ def test_malloc_tunables_only_when_unset_on_glibc_linux(monkeypatch):
     monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("", ""))
     assert not memory.wants_malloc_tunables({})
     assert "mmap_threshold" in memory.MALLOC_TUNABLES
+
+
+H100 = memory.GpuMemory("NVIDIA H100 80GB HBM3", 80 * 10**9)
+
+
+def test_on_an_80_gb_gpu_4096_px_runs_and_8192_px_is_refused_with_a_size_that_fits():
+    for optimizer in ("lbfgs", "lbfgs_tf"):
+        config = StyleConfig(max_size=4096, optimizer=optimizer)
+        memory.check_fits(config, 4096, 4096, None, gpu=H100)
+        large = config.replace(max_size=8192)
+        with pytest.raises(memory.ResourceError, match=r"GPU memory but the NVIDIA H100") as caught:
+            memory.check_fits(large, 8192, 8192, None, gpu=H100)
+        assert "74.5 GiB free" in str(caught.value)
+        suggested = int(str(caught.value).rsplit("=", 1)[1])
+        assert 4096 <= suggested < 8192
+        memory.check_fits(large.replace(max_size=suggested), suggested, suggested, None, gpu=H100)
+
+
+def test_gpu_estimate_by_hand():
+    # 16 x 16, VGG16 up to block1_conv1: 256 positions x 64 channels float32; lbfgs_tf with
+    # history 2 keeps (2 * 2 + 4) float64 vectors of 768 values on the device
+    layer = ("block1_conv1",)
+    config = StyleConfig(backbone="vgg16", content_layers=layer, style_layers=layer,
+                         optimizer="lbfgs_tf", lbfgs_history=2)  # fmt: skip
+    expected = memory.GPU_BASE_BYTES + 4 * 256 * 64 + 8 * 8 * 768
+    assert memory.estimate_gpu_bytes(config, 16, 16) == expected
+
+
+def test_gpu_memory_left_to_this_process_from_nvidia_smi():
+    gpus = "NVIDIA H100 80GB HBM3, 81559, GPU-abc\nNVIDIA H100 80GB HBM3, 81559, GPU-def\n"
+    apps = "111, GPU-abc, 4000\n222, GPU-abc, 70000\n333, GPU-def, 9000\n"
+    found = memory.parse_gpu_memory(gpus, apps, own_pid=222)  # our own 70000 MiB still counts
+    assert found == memory.GpuMemory("NVIDIA H100 80GB HBM3", (81559 - 4000) * 2**20)
+    assert memory.parse_gpu_memory("", "", 1) is None
+    assert memory.parse_gpu_memory("no, numbers, here", "", 1) is None
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("nvidia-smi")
+
+    assert memory.gpu_memory(run=missing) is None

@@ -1,6 +1,7 @@
 """Labelled contact sheets: one per pair of axes that vary (rows x columns), and per
 combination of the other varying axes' values, written as `<out_dir>/sheet_<rows>_x_<cols>
-[__<fixed values>].png`. With one varying axis there is one single-row sheet.
+[__<fixed values>].png`, the axis with more values across. With one varying axis there is one
+single-row sheet.
 
 Each tile is a cell's image scaled (up or down) to fit a square of `tile` pixels; a cell
 without an image shows "no image". Column labels run above the tiles, row labels to their
@@ -56,6 +57,8 @@ def write_sheets(out_dir: str, axes: list[Axis], cells: list[Cell], tile: int) -
     by_settings = {tuple(label for _, label in cell.settings): cell for cell in cells}
     sheets = []
     for rows, columns in pairs:
+        if rows is not None and len(rows.labels) > len(columns.labels):
+            rows, columns = columns, rows  # the longer axis across: sheets wider than tall
         others = [axis for axis in varying if axis not in (rows, columns)]
         for fixed in itertools.product(*(axis.labels for axis in others)):
             fixed_settings = dict(zip((axis.name for axis in others), fixed, strict=True))
