@@ -17,6 +17,15 @@ child process, and a 3x3 convolution) and the achieved share, the seconds of a 1
 with the share spent outside TensorFlow (SciPy, float64 conversion, callbacks), and the peak
 resident memory of a short run per size in a fresh process, with the malloc settings the command
 line uses (`nst_tf.memory.MALLOC_TUNABLES`).
+
+On a GPU every path runs there (TensorFlow's default placement; TF32 where the GPU has it, as
+`--precision=tf32`), the peak is the GPU's (the same matmul), the PyTorch column uses CUDA, and
+`--loop_iterations 200` adds the optimisation loop's seconds (first evaluation to last
+iteration, the in-graph optimiser's one-off tracing included) and final loss for SciPy's
+L-BFGS-B and `--optimizer=lbfgs_tf`. The JSON names the device:
+
+    python scripts/benchmark.py --sizes 256,512,1024 --memory_sizes "" --loop_iterations 200 \
+        --json docs/benchmark_gpu.json
 """
 
 import argparse
@@ -224,7 +233,34 @@ def run_seconds_and_outside_share(size: int, iterations: int = 10) -> dict:
     }
 
 
-def measure_size(size: int, repeats: int, peak: float) -> dict:
+def device_name() -> str:
+    """The GPU TensorFlow computes on, or this machine's CPU model."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        models = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+    return f"{models[0] if models else 'CPU'} ({os.cpu_count()} cores)"
+
+
+def loop_seconds(size: int, iterations: int) -> dict:
+    """Per optimiser (SciPy's L-BFGS-B, the in-graph one): seconds from the first evaluation to
+    the last iteration of an `iterations`-iteration run (its records' seconds; the in-graph
+    optimiser's tracing included) and its final total loss, after a warm-up run."""
+    results = {}
+    for optimizer in ("lbfgs", "lbfgs_tf"):
+        config = CONFIG.replace(max_size=size, iterations=iterations, optimizer=optimizer,
+                                log_every=0, checkpoint_every=0)  # fmt: skip
+        stylize(random_rgb(size, 0), random_rgb(size, 1), config.replace(iterations=2))
+        result = stylize(random_rgb(size, 0), random_rgb(size, 1), config)
+        last = result.history[-1]
+        results[f"{optimizer}_loop_s"] = round(sum(r.seconds for r in result.history), 2)
+        results[f"{optimizer}_final_loss"] = round(last.total_loss, 4)
+        results[f"{optimizer}_evaluations"] = result.evaluations
+    return results
+
+
+def measure_size(size: int, repeats: int, peak: float, loop_iterations: int = 0) -> dict:
     ours, seed = nst_tf_seconds(size, repeats), seed_approach_seconds(size, repeats)
     with_xla = nst_tf_seconds(size, repeats, jit_compile=True)
     autodiff = keras_autodiff_seconds(size, repeats)
@@ -245,6 +281,7 @@ def measure_size(size: int, repeats: int, peak: float) -> dict:
         "gflops": round(gflop / ours, 1),
         "share_of_peak": round(gflop / ours / peak, 3),
         **run_seconds_and_outside_share(size),
+        **(loop_seconds(size, loop_iterations) if loop_iterations else {}),
     }
 
 
@@ -271,11 +308,14 @@ def main() -> None:
     parser.add_argument("--memory_sizes", default="256,512,1024,2048")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default="")
+    parser.add_argument("--loop_iterations", type=int, default=0)
     args = parser.parse_args()
     peak = machine_peak_gflops()
+    device = device_name()
+    print(f"device: {device}", flush=True)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        rows.append(measure_size(size, args.repeats, max(peak.values())))
+        rows.append(measure_size(size, args.repeats, max(peak.values()), args.loop_iterations))
         print(json.dumps(rows[-1]), flush=True)
     memory_rows = []
     for size in (int(s) for s in args.memory_sizes.split(",") if s):
@@ -285,7 +325,8 @@ def main() -> None:
     print_tables(rows, memory_rows, peak)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"peak": peak, "rows": rows, "memory": memory_rows}, handle, indent=2)
+            json.dump({"device": device, "peak": peak, "rows": rows, "memory": memory_rows},
+                      handle, indent=2)  # fmt: skip
 
 
 if __name__ == "__main__":

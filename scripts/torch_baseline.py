@@ -2,6 +2,9 @@
 
     pip install torch==2.13.0   # a CPU build on this machine; not in requirements.txt
 
+On a machine where torch sees CUDA, the evaluation runs on the GPU (with PyTorch's defaults:
+TF32 for convolutions), the gradient still copied back to the host as float64.
+
 VGG19 up to block5_conv2 with PyTorch's default random init (speed does not depend on the
 weights), targets computed once, batch of 1, the image in the channels-last memory format (the
 faster one on this CPU), losses as nst_tf's (`nst_tf/losses.py`): content on block5_conv2, Gram
@@ -30,14 +33,15 @@ def torch_evaluation(size: int, weights: dict) -> Callable[[], np.ndarray] | Non
     except ImportError:
         return None
     torch.manual_seed(0)
-    convs = _vgg_convolutions(torch)
-    content = _image(torch, size, 0)
-    style = _image(torch, size, 1)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    convs = [layer if layer == "M" else layer.to(device) for layer in _vgg_convolutions(torch)]
+    content = _image(torch, size, 0).to(device)
+    style = _image(torch, size, 1).to(device)
     with torch.no_grad():
         content_target = _features(torch, convs, content)[CONTENT_INDEX]
         style_features = _features(torch, convs, style)
         gram_targets = [_gram(style_features[i]) for i in STYLE_INDICES]
-    image = _image(torch, size, 2).requires_grad_(True)
+    image = _image(torch, size, 2).to(device).requires_grad_(True)
 
     def evaluate() -> np.ndarray:
         image.grad = None
@@ -50,7 +54,7 @@ def torch_evaluation(size: int, weights: dict) -> Callable[[], np.ndarray] | Non
             loss = loss + weights["style"] / len(STYLE_INDICES) * style
         loss = loss + weights["tv"] * _total_variation(image)
         loss.backward()
-        return image.grad.double().numpy()
+        return image.grad.double().cpu().numpy()
 
     return evaluate
 
