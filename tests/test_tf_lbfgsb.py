@@ -157,3 +157,17 @@ def test_cli_interrupt_and_resume_take_the_uninterrupted_runs_iterates(tmp_path,
     assert [(h["evaluations"], h["losses"]) for h in history] == [
         (h["evaluations"], h["losses"]) for h in whole
     ]
+
+
+def test_at_128_px_with_pretrained_features_it_matches_scipy_at_equal_evaluations():
+    from nst_tf import StyleConfig, load_image, stylize
+
+    config = StyleConfig(backbone="vgg16", weights="hed", max_size=128, iterations=1000,
+                         max_evaluations=150, log_every=0, checkpoint_every=0)  # fmt: skip
+    content, style = load_image("images/tubingen.jpg"), load_image("images/starry_night.jpg")
+    final = {}
+    for optimizer in ("lbfgs", "lbfgs_tf"):
+        result = stylize(content, style, config.replace(optimizer=optimizer))
+        assert result.evaluations <= 151 and result.stop_reason == "reached the evaluation cap"
+        final[optimizer] = result.history[-1].total_loss
+    assert final["lbfgs_tf"] <= 1.02 * final["lbfgs"], final
