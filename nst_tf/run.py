@@ -123,11 +123,13 @@ def _checked_run(config: StyleConfig) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
-        return _fail(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)")
+        return usage_error(
+            f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value)"
+        )
     try:
         config = config_from_flags()
     except ValueError as error:
-        return _fail(str(error))
+        return usage_error(str(error))
     return run_or_fail(config)
 
 
@@ -136,10 +138,11 @@ def run_or_fail(config: StyleConfig) -> int:
     try:
         return run(config)
     except (ValueError, OSError) as error:  # ImageError and WeightsError are ValueErrors
-        return _fail(str(error))
+        return usage_error(str(error))
 
 
-def _fail(message: str) -> int:
+def usage_error(message: str) -> int:
+    """Print `error: message` (one line, on stderr) and return the bad-input exit status, 2."""
     print(f"error: {message}", file=sys.stderr)
     return USAGE_ERROR
 
@@ -149,7 +152,7 @@ def parse_flags(argv: list[str]) -> list[str]:
     try:
         return FLAGS(argv)
     except flags.Error as error:
-        sys.exit(_fail(str(error).splitlines()[0]))
+        sys.exit(usage_error(str(error).splitlines()[0]))
 
 
 # Set to 1 to see TensorFlow's start-up notices (as does absl's -v 1).

@@ -24,7 +24,7 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
-        return run._fail(f"unexpected arguments: {' '.join(argv[1:])}")
+        return run.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
         base = run.config_from_flags(FLAGS, StyleConfig)
         sweep = run.config_from_flags(FLAGS, SweepConfig)
@@ -33,9 +33,9 @@ def main(argv: list[str]) -> int:
             return 0
         return _run(base, sweep)
     except (ValueError, OSError) as error:
-        return run._fail(str(error))
+        return run.usage_error(str(error))
     except ImportError as error:
-        return run._fail(f"--runner=ray needs Ray ({error}): pip install 'nst_tf[ray]'")
+        return run.usage_error(f"--runner=ray needs Ray ({error}): pip install 'nst_tf[ray]'")
 
 
 def _run(base: StyleConfig, sweep: SweepConfig) -> int:
