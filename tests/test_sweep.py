@@ -171,6 +171,7 @@ def test_a_cell_with_a_bad_image_fails_alone(grid, tmp_path):
     rows = read_csv(result.results_path)
     assert [row["content"] for row in rows] == ["c", "broken"]
     assert [row["status"] for row in rows] == ["finished", "failed"]
+    assert rows[0]["image"].startswith("cells/c_s1_") and rows[0]["image"].endswith(".png")
     assert "broken.png" in rows[1]["error"] and "\n" not in rows[1]["error"]
     assert rows[1]["total"] == "" and float(rows[0]["total"]) > 0
     assert result.failed == 1

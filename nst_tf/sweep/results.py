@@ -3,7 +3,8 @@
 Columns: cell, one per axis (content, style, then the --grid fields, holding the values as
 written), status (finished, failed, non-finite, interrupted or pending), the final iterate's
 weighted loss terms (total, content, style, tv), iterations, evaluations, seconds (the run's
-wall time from its record), error (one line) and image (the output path). Numbers are written
+wall time from its record), error (one line) and image (the output path, relative to the
+CSV's folder). Numbers are written
 with full float precision, so two sweeps can be compared value for value.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 from nst_tf.image_io import write_atomically
 from nst_tf.sweep.cells import FINISHED, CellOutcome, is_finished, read_record
@@ -53,7 +55,11 @@ def write_results(
 ) -> list[dict[str, str]]:
     """Write results.csv for every cell of the grid; returns the rows."""
     columns = ["cell", *(axis.name for axis in axes), *RESULT_COLUMNS]
-    rows = [cell_row(cell, outcomes.get(cell.name)) for cell in cells]
+    folder = os.path.dirname(os.path.abspath(path))
+    rows = [
+        {**row, "image": os.path.relpath(row["image"], folder)}
+        for row in (cell_row(cell, outcomes.get(cell.name)) for cell in cells)
+    ]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
