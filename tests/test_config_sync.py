@@ -68,7 +68,16 @@ def test_bad_values_are_reported_by_flag_name():
             },
         ),
         ("preview", {"max_size": 256, "log_every": 5}),
-        ("offline", {"backbone": "vgg16", "weights": "hed"}),
+        (
+            "offline",
+            {
+                "backbone": "vgg16",
+                "weights": "hed",
+                "init": "noise",
+                "content_layers": ("block3_conv2",),
+                "style_weight": 0.01,
+            },
+        ),
         ("hires", {"max_size": 1024, "checkpoint_every": 5}),
         ("gpu", {"optimizer": "lbfgs_tf", "jit_compile": True}),
     ],
