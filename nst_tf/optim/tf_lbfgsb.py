@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -308,9 +309,8 @@ def minimize_lbfgs_tf(
             if done >= iterations:
                 status = ITERATIONS
                 break
-            count = 0
             try:
-                with _signals_deferred():  # the chunk and its bookkeeping happen as one
+                with _signals_deferred():  # the chunk, its counts and its reports as one
                     outputs = optimizer.run_chunk(
                         min(chunk, iterations - done), tf.constant(max_evaluations),
                         tf.constant(evaluations),
@@ -318,18 +318,9 @@ def minimize_lbfgs_tf(
                     count, status, _, terms, norms, counts = (np.asarray(o) for o in outputs)
                     first, done, status = done, done + int(count), int(status)
                     evaluations = int(counts[-1]) if count else evaluations
-            except StopRequested as request:  # delivered as the signals are unblocked
-                stop = request
-            for k in range(int(count)):
-                last = k == int(count) - 1
-                info = IterationInfo(_named(optimizer, terms[k]), float(norms[k]),
-                                     optimizer.state if last else None)  # fmt: skip
-                x = optimizer.x.numpy().reshape(x0.shape) if last else None
-                try:
-                    if on_iteration is not None:
-                        on_iteration(first + k + 1, int(counts[k]), x, info)
-                except StopRequested as request:
-                    stop = stop or request
+                    stop = _report(optimizer, on_iteration, first, terms, norms, counts, x0.shape)
+            except StopRequested as request:  # a signal held back during the chunk
+                stop = stop or request
             if status == REDUCTION:
                 break
     except StopRequested as request:  # between chunks: the counts already match the state
@@ -351,18 +342,45 @@ def minimize_lbfgs_tf(
 
 @contextlib.contextmanager
 def _signals_deferred():
-    """Hold SIGINT and SIGTERM back (where the platform can) while a chunk runs: a Python signal
-    handler raising StopRequested right after the device call returned would lose its
-    results. A held signal is delivered as the block ends."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask"):
+    """Hold SIGINT and SIGTERM back while a chunk runs and is reported, then deliver them. A
+    handler raising StopRequested right after the device call returned would lose the chunk's
+    results (the state on the device would be ahead of the iterations counted). Masking the
+    signal is not enough: the kernel then delivers it to one of TensorFlow's threads and Python
+    still runs the handler in the main thread at once. So the Python-level handlers are swapped
+    for ones that only note the signal, and the signal is raised again once the originals are
+    back. Only the main thread can do this; elsewhere nothing is held back."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in numbers}
+    for number in numbers:
+        signal.signal(number, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+def _report(optimizer, on_iteration, first, terms, norms, counts, shape):
+    """Call on_iteration for each iteration of a finished chunk (x and the state for the last
+    only); returns the first StopRequested it raised (the others still run), or None."""
+    stop = None
+    for k in range(len(counts)):
+        last = k == len(counts) - 1
+        info = IterationInfo(_named(optimizer, terms[k]), float(norms[k]),
+                             optimizer.state if last else None)  # fmt: skip
+        x = optimizer.x.numpy().reshape(shape) if last else None
+        try:
+            if on_iteration is not None:
+                on_iteration(first + k + 1, int(counts[k]), x, info)
+        except StopRequested as request:
+            stop = stop or request
+    return stop
 
 
 def _named(optimizer: DeviceLbfgsb, values) -> dict[str, float]:
