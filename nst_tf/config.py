@@ -34,7 +34,9 @@ POOLINGS = ("max", "avg")
 STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
 COLOR_MODES = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
-PRECISIONS = ("float32", "tf32")
+PRECISIONS = ("float32", "tf32", "mixed")
+EVALUATIONS = ("auto", "lean", "lean_xla", "autodiff", "autodiff_xla")
+LEAN_BACKBONES = ("vgg19", "vgg16")
 # Fields that steer a run without changing its result: they may differ on --resume.
 RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
 INITS = ("content", "noise", "style")
@@ -135,18 +137,20 @@ class StyleConfig:
         default=0,
         metadata=_help("Cap on loss+gradient evaluations; 0 means 2 x iterations."),
     )
-    jit_compile: bool = field(
-        default=False,
+    evaluation: str = field(
+        default="auto",
         metadata=_help(
-            "Compile the loss+gradient with XLA (worth trying on a GPU; on this CPU within a "
-            "few % of the default, with ~0.17 GB more memory at 512 px)."
+            "How the loss gradient is computed: lean (hand-written backward pass, least memory; "
+            "VGG only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto picks "
+            "the fastest measured for the device: lean on CPUs, autodiff_xla on GPUs."
         ),
     )
     precision: str = field(
         default="tf32",
         metadata=_help(
-            "float32 (strict) or tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of "
-            "compute capability 8.0+, several times faster; float32 elsewhere)."
+            "float32 (strict); tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of "
+            "compute capability 8.0+, several times faster; float32 elsewhere); mixed (float16 "
+            "network, float32 losses, scaled gradient: for GPU tensor cores; no faster on CPUs)."
         ),
     )
     lbfgs_history: int = field(
@@ -247,8 +251,14 @@ class StyleConfig:
             ("preserve_colors", COLOR_MODES),
             ("optimizer", OPTIMIZERS),
             ("precision", PRECISIONS),
+            ("evaluation", EVALUATIONS),
         ):
             _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
+        _require(
+            self.backbone in LEAN_BACKBONES or not self.evaluation.startswith("lean"),
+            f"evaluation={self.evaluation}",
+            "needs a VGG backbone (vgg19 or vgg16); use autodiff or auto",
+        )
         _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
         _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
         _check_weights_list(

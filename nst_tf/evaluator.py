@@ -8,6 +8,7 @@ Images are (1, H, W, 3) float32 in the backbone's pixel space (`preprocess`). Th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import keras
@@ -51,8 +52,8 @@ class Targets:
 
 
 def named_features(feature_model: keras.Model, spec, image: tf.Tensor) -> dict:
-    """Run the feature model once; map layer name -> (1, h, w, C) activations. `spec`: a
-    LossSpec or LossLayout."""
+    """Run the feature model once; map layer name -> (1, h, w, C) activations (float16 from a
+    mixed-precision model, else float32). `spec`: a LossSpec or LossLayout."""
     outputs = feature_model(image, training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
@@ -78,10 +79,15 @@ def features_and_early_style_losses(
 
 
 def feature_function(feature_model, spec):
-    """A `tf.function` image (1, H, W, 3) -> layer name -> activations, for computing targets:
-    a graph frees each activation as soon as its last reader ran (eager keeps more alive).
-    Traced once per image shape; keep it to reuse those traces."""
-    return tf.function(lambda image: named_features(feature_model, spec, image))
+    """A `tf.function` image (1, H, W, 3) -> layer name -> float32 activations, for computing
+    targets: a graph frees each activation as soon as its last reader ran (eager keeps more
+    alive). Traced once per image shape; keep it to reuse those traces."""
+
+    def float32_features(image):
+        named = named_features(feature_model, spec, image)
+        return {name: tf.cast(value, tf.float32) for name, value in named.items()}
+
+    return tf.function(float32_features)
 
 
 def compute_targets(
@@ -135,11 +141,18 @@ class LossFunction:
     Targets and term weights live in `tf.Variable`s: `load(spec, targets)` points the traced
     function at another run of the same layout and size (a sweep's next cell) without
     retracing.
+
+    A float16 (mixed-precision) feature model's outputs are cast to float32 for the losses,
+    and its backward pass runs on the loss's feature gradients scaled by a power of two that
+    brings their largest magnitude to GRADIENT_SCALE_TARGET: unscaled, most of them would fall
+    below float16's smallest normal number (6e-5; at 256 px they are 1e-5 to 1e-3) and lose
+    their digits; the image gradient is divided by the same power, exactly.
     """
 
     def __init__(self, feature_model, spec: LossSpec, targets: Targets, height: int,
                  width: int, jit_compile: bool = False):  # fmt: skip
         self.layout = LossLayout.of(spec)
+        self.mixed = _is_float16_model(feature_model)
         self.image_shape = (1, height, width, 3)
         self._feature_model = feature_model
         self._statistic = STYLE_LOSSES[spec.style_loss]
@@ -179,38 +192,95 @@ class LossFunction:
         return self._function.experimental_get_tracing_count()
 
     def _loss_and_gradient(self, image):
-        layout, statistic = self.layout, self._statistic
-        content_weight, style_weight, tv_weight = tf.unstack(self._weights)
-        content_targets, style_targets = tf.nest.map_structure(tf.identity, self._targets)
-        targets = Targets(content_targets, style_targets)
+        if self.mixed:
+            return self._mixed_loss_and_gradient(image)
+        targets = self._current_targets()
         with tf.GradientTape() as tape:
             tape.watch(image)
             features, early_style_losses = features_and_early_style_losses(
-                self._feature_model, layout, targets, statistic, image
+                self._feature_model, self.layout, targets, self._statistic, image
             )
-            content = tf.add_n(
-                [
-                    losses.content_loss(features[name], target)
-                    for name, target in zip(layout.content_layers, content_targets, strict=True)
-                ]
-            ) / len(layout.content_layers)
-            per_layer = tf.stack(
-                [
-                    early_style_losses[name]
-                    if name in early_style_losses
-                    else statistic.loss(features[name], target)
-                    for name, target in zip(layout.style_layers, style_targets, strict=True)
-                ]
-            )
-            terms = {
-                "content": content_weight * content,
-                "style": style_weight * tf.reduce_sum(self._layer_weights * per_layer),
-                "tv": tv_weight * losses.total_variation_loss(image),
-            }
-            total = terms["content"] + terms["style"] + terms["tv"]
+            total, terms = self._terms(features, early_style_losses, targets, image)
+        return total, tape.gradient(total, image), terms
+
+    def _mixed_loss_and_gradient(self, image):
+        targets = self._current_targets()
+        with tf.GradientTape() as network_tape:
+            network_tape.watch(image)
+            outputs = named_features(self._feature_model, self.layout, image)
+        names = list(outputs)
+        features = {name: tf.cast(outputs[name], tf.float32) for name in names}
+        with tf.GradientTape() as loss_tape:
+            loss_tape.watch([features[name] for name in names] + [image])
+            total, terms = self._terms(features, {}, targets, image)
+        *feature_gradients, direct_gradient = loss_tape.gradient(
+            total, [features[name] for name in names] + [image]
+        )
+        scale = gradient_scale(feature_gradients)
+        scaled = [
+            tf.cast(gradient * scale, outputs[name].dtype)
+            for name, gradient in zip(names, feature_gradients, strict=True)
+        ]
+        network_gradient = network_tape.gradient(
+            [outputs[name] for name in names], image, output_gradients=scaled
+        )
+        return total, network_gradient / scale + direct_gradient, terms
+
+    def _current_targets(self) -> Targets:
+        content_targets, style_targets = tf.nest.map_structure(tf.identity, self._targets)
+        return Targets(content_targets, style_targets)
+
+    def _terms(self, features: dict, early_style_losses: dict, targets: Targets, image):
+        """(total, terms) from float32 `features` (layer name -> activations)."""
+        layout, statistic = self.layout, self._statistic
+        content_weight, style_weight, tv_weight = tf.unstack(self._weights)
+        content = tf.add_n(
+            [
+                losses.content_loss(features[name], target)
+                for name, target in zip(layout.content_layers, targets.content_features,
+                                        strict=True)
+            ]
+        ) / len(layout.content_layers)  # fmt: skip
+        per_layer = tf.stack(
+            [
+                early_style_losses[name]
+                if name in early_style_losses
+                else statistic.loss(features[name], target)
+                for name, target in zip(layout.style_layers, targets.style_targets, strict=True)
+            ]
+        )
+        terms = {
+            "content": content_weight * content,
+            "style": style_weight * tf.reduce_sum(self._layer_weights * per_layer),
+            "tv": tv_weight * losses.total_variation_loss(image),
+        }
+        total = terms["content"] + terms["style"] + terms["tv"]
         for index, name in enumerate(layout.style_layers):
             terms[f"style/{name}"] = per_layer[index]
-        return total, tape.gradient(total, image), terms
+        return total, terms
+
+
+# The float16 backward pass of the VGG backbones grows the largest gradient magnitude by under
+# 10x from the loss layers to the image (measured with the hed VGG16 at 256 px): 2^6 leaves a
+# factor of 100 below float16's largest number (65504) and keeps values a millionth of the
+# largest in float16's normal range.
+GRADIENT_SCALE_TARGET = 2.0**6
+
+
+def gradient_scale(gradients: list[tf.Tensor]) -> tf.Tensor:
+    """The power of two (float32 scalar) that brings the largest magnitude among `gradients`
+    to between GRADIENT_SCALE_TARGET / 2 and GRADIENT_SCALE_TARGET (1 if they are all zero;
+    at most 2^126, float32's largest power of two)."""
+    largest = tf.reduce_max(tf.stack([tf.reduce_max(tf.abs(g)) for g in gradients]))
+    exponent = tf.floor(tf.math.log(GRADIENT_SCALE_TARGET / largest) / math.log(2.0))
+    exponent = tf.where(largest > 0, tf.clip_by_value(exponent, -126.0, 126.0), 0.0)
+    return tf.pow(2.0, exponent)
+
+
+def _is_float16_model(feature_model) -> bool:
+    if isinstance(feature_model, keras.Model):
+        return any(tf.as_dtype(output.dtype) == tf.float16 for output in feature_model.outputs)
+    return feature_model.dtype == tf.float16  # lean_vgg.LeanVGGFeatures
 
 
 def _term_weights(spec: LossSpec) -> list[float]:

@@ -77,13 +77,6 @@ def with_average_pooling(model: keras.Model) -> keras.Model:
     return averaged
 
 
-def gpu_visible() -> bool:
-    """True when TensorFlow sees a GPU (and so computes on it)."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def weights_file(backbone: str, weights: str) -> str | None:
     """The file the weights come from (for hashing in the run record), or None if random."""
     kind = weights.strip().lower()
@@ -167,13 +160,17 @@ def feature_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
 
-def build_feature_model(backbone_model: keras.Model, layer_names: list[str]):
-    """A callable image (1, H, W, 3) -> list of the named layers' outputs, in the order given.
+def build_feature_model(
+    backbone_model: keras.Model, layer_names: list[str], lean: bool = True, mixed: bool = False
+):
+    """A callable image (1, H, W, 3) float32 -> list of the named layers' outputs, in the order
+    given; nothing after the deepest named layer is computed.
 
-    VGG backbones get `lean_vgg.LeanVGGFeatures` (same values, a faster and leaner backward
-    pass); others a Keras model from the backbone input to those outputs. Either way nothing
-    after the deepest named layer is computed. Raises ValueError listing the valid names for
-    an unknown one.
+    lean: `lean_vgg.LeanVGGFeatures` (same values, a faster and leaner backward pass on the
+    CPU); VGG backbones only (ValueError otherwise). Else a Keras model from the backbone input
+    to those outputs, differentiated by TensorFlow. mixed: the network computes in float16 (its
+    outputs are float16; `evaluator` casts them and scales the gradient). Raises ValueError
+    listing the valid names for an unknown layer.
     """
     valid = feature_layer_names(backbone_model)
     unknown = [name for name in layer_names if name not in valid]
@@ -182,7 +179,29 @@ def build_feature_model(backbone_model: keras.Model, layer_names: list[str]):
             f"unknown layer {', '.join(unknown)} for {backbone_model.name}; "
             f"valid layers: {', '.join(valid)}"
         )
-    if lean_vgg.is_plain_vgg(backbone_model):
-        return lean_vgg.LeanVGGFeatures(backbone_model, layer_names)
+    if lean:
+        if not lean_vgg.is_plain_vgg(backbone_model):
+            raise ValueError(
+                f"the lean backward pass needs a VGG backbone, not {backbone_model.name}"
+            )
+        return lean_vgg.LeanVGGFeatures(
+            backbone_model, layer_names, "float16" if mixed else "float32"
+        )
+    if mixed:
+        backbone_model = with_dtype_policy(backbone_model, "mixed_float16")
     outputs = [backbone_model.get_layer(name).output for name in layer_names]
     return keras.Model(backbone_model.input, outputs, name=f"{backbone_model.name}_features")
+
+
+def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
+    """A copy of `model` whose layers compute under the Keras dtype `policy` (such as
+    "mixed_float16": float32 weights, float16 arithmetic), same weights."""
+
+    def clone(layer):
+        config = layer.get_config()
+        config["dtype"] = keras.DTypePolicy(policy)
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy

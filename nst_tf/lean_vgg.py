@@ -126,18 +126,20 @@ def _route_to_windows(upstream: tf.Tensor, mask: tf.Tensor, shape) -> tf.Tensor:
 class LeanVGGFeatures:
     """Callable like the Keras feature model: image (B, H, W, 3) -> list of the named layers'
     outputs. Holds the weights as constants up to the deepest named layer; nothing after it.
-    A convolution followed by max pooling is fused (`conv_relu_max_pool`) unless its own
-    output is one of the named layers."""
+    `dtype`: the arithmetic (float32, or float16 for mixed precision: the image is cast to it
+    and the outputs are in it). A convolution followed by max pooling is fused
+    (`conv_relu_max_pool`) unless its own output is one of the named layers."""
 
-    def __init__(self, backbone: keras.Model, layer_names: list[str]):
+    def __init__(self, backbone: keras.Model, layer_names: list[str], dtype: str = "float32"):
         names = [layer.name for layer in backbone.layers]
         deepest = max(names.index(name) for name in layer_names)
         self.layer_names = list(layer_names)
+        self.dtype = tf.as_dtype(dtype)
         self.computed_layers = names[1 : deepest + 1]
         self._steps = []
         for layer in backbone.layers[1 : deepest + 1]:
             if isinstance(layer, keras.layers.Conv2D):
-                kernel, bias = (tf.constant(w) for w in layer.get_weights())
+                kernel, bias = (tf.constant(w, dtype) for w in layer.get_weights())
                 self._steps.append((layer.name, "conv", kernel, bias))
             elif not isinstance(layer, keras.layers.MaxPooling2D):
                 self._steps.append((layer.name, "avg", None, None))
@@ -152,7 +154,7 @@ class LeanVGGFeatures:
                 self._steps.append((layer.name, "max", None, None))
 
     def __call__(self, image: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
-        return self._run(image, self._steps)
+        return self._run(tf.cast(image, self.dtype), self._steps)
 
     @property
     def first_layer(self) -> str | None:
@@ -176,7 +178,7 @@ class LeanVGGFeatures:
             raise ValueError(f"{name} is not a requested convolution output")
 
         def first_layer_and_loss(x):
-            features = conv_relu(x, kernel, bias)
+            features = conv_relu(tf.cast(x, self.dtype), kernel, bias)
             return features, loss(features)
 
         first, first_loss = tf.recompute_grad(first_layer_and_loss)(image)

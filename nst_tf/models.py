@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 
-from nst_tf import features
+from nst_tf import devices, features
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import (
     LossFunction,
@@ -31,11 +31,22 @@ def loss_spec(config: StyleConfig) -> LossSpec:
     )
 
 
+def evaluation(config: StyleConfig) -> str:
+    """The evaluation that runs for `config` on this machine (`devices.resolve_evaluation`)."""
+    return devices.resolve_evaluation(config.evaluation, config.backbone, devices.gpu_visible())
+
+
 def build_feature_model(config: StyleConfig):
     """The backbone `config` names, with its weights and pooling, cut down to the loss layers:
-    a callable image (1, H, W, 3) -> list of features, usable at any image size."""
+    a callable image (1, H, W, 3) -> list of features, usable at any image size; with the
+    backward pass of `evaluation(config)` and, for --precision=mixed, float16 arithmetic."""
     backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
-    feature_model = features.build_feature_model(backbone, loss_spec(config).feature_layers)
+    feature_model = features.build_feature_model(
+        backbone,
+        loss_spec(config).feature_layers,
+        lean=devices.uses_lean_backward(evaluation(config)),
+        mixed=config.precision == "mixed",
+    )
     del backbone
     gc.collect()  # Keras models sit in reference cycles: free the unused weights now
     return feature_model
@@ -44,9 +55,10 @@ def build_feature_model(config: StyleConfig):
 class Workspace:
     """Feature models and traced loss functions kept between `stylize` calls, for many runs in
     one process (a sweep's cells): a backbone is built once per (backbone, weights, pooling,
-    layers) and a loss function traced once per (model, loss layout, image size, XLA); a later
-    run of the same kind only loads its own targets and weights into it (`LossFunction.load`).
-    Everything is kept until the workspace is dropped: one VGG19 is about 80 MB."""
+    layers, backward pass, float16 or not) and a loss function traced once per (model, loss
+    layout, image size, XLA); a later run of the same kind only loads its own targets and
+    weights into it (`LossFunction.load`). Everything is kept until the workspace is dropped:
+    one VGG19 is about 80 MB."""
 
     def __init__(self):
         self._models: dict[tuple, object] = {}
@@ -59,7 +71,9 @@ class Workspace:
         """The feature model `config` needs, built on first use."""
         seed = config.seed if config.weights.strip().lower() == "none" else None
         layers = tuple(loss_spec(config).feature_layers)
-        key = (config.backbone, config.weights, config.pooling, seed, layers)
+        lean = devices.uses_lean_backward(evaluation(config))
+        mixed = config.precision == "mixed"
+        key = (config.backbone, config.weights, config.pooling, seed, layers, lean, mixed)
         if key not in self._models:
             self._models[key] = build_feature_model(config)
             self.builds += 1

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nst_tf import colors, features, image_io, memory, multiscale, preprocess
+from nst_tf import colors, devices, image_io, memory, multiscale, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluator import Evaluator, compute_targets, make_loss_and_gradient
-from nst_tf.models import Workspace, build_feature_model, loss_spec
+from nst_tf.models import Workspace, build_feature_model, evaluation, loss_spec
 from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.precision import precision_scope
 
@@ -89,7 +89,7 @@ def check_memory(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list)
     height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
     style_side = round(config.style_scale * config.max_size)
     style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    gpu = memory.gpu_memory() if features.gpu_visible() else None
+    gpu = memory.gpu_memory() if devices.gpu_visible() else None
     memory.check_fits(config, height, width, memory.available_bytes(), style_sizes, gpu)
 
 
@@ -142,14 +142,13 @@ def build_evaluator(
     forward = workspace.target_function(feature_model, spec) if workspace else None
     targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles, forward)
     height, width = content_rgb.shape[:2]
+    xla = devices.uses_xla(evaluation(config))
     if workspace is None:
         function = make_loss_and_gradient(
-            feature_model, spec, targets, height, width, jit_compile=config.jit_compile
+            feature_model, spec, targets, height, width, jit_compile=xla
         )
     else:
-        function = workspace.loss_function(
-            feature_model, spec, targets, height, width, config.jit_compile
-        )
+        function = workspace.loss_function(feature_model, spec, targets, height, width, xla)
     return Evaluator(function, height, width)
 
 

@@ -5,6 +5,11 @@
   float32 convolutions and matrix products on TF32 tensor cores (10-bit mantissa inputs,
   float32 accumulation), several times faster; elsewhere (CPUs, older GPUs) it is float32.
   This is TensorFlow's own default; its loss agrees with float32 to about 1e-3 relative.
+- mixed: the feature network computes in float16 (float32 weights kept, cast), the losses in
+  float32 (TF32 allowed as above), the gradient through the network scaled by a power of two
+  so float16 keeps its digits (`evaluator.LossFunction`). For GPUs with float16 tensor cores
+  (compute capability 7.0+); CPUs run it, slowly. Its loss agrees with float32 to about 1e-3
+  relative and its gradient's direction to about 1e-2 (tests/test_precision.py).
 
 The setting is process-wide in TensorFlow, so `precision_scope` sets it for one run and puts
 the previous one back.
@@ -21,13 +26,14 @@ TF32_COMPUTE_CAPABILITY = (8, 0)
 
 @contextlib.contextmanager
 def precision_scope(precision: str):
-    """Run the body with TF32 allowed (precision "tf32") or not ("float32"), then restore."""
+    """Run the body with TF32 allowed (precision "tf32" and "mixed") or not ("float32"), then
+    restore. (The float16 arithmetic of "mixed" is in the feature model itself.)"""
     import tensorflow as tf
 
     if precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}")
     previous = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")
+    tf.config.experimental.enable_tensor_float_32_execution(precision != "float32")
     try:
         yield
     finally:
@@ -36,7 +42,9 @@ def precision_scope(precision: str):
 
 def effective_precision(precision: str, compute_capabilities: list[tuple[int, int]]) -> str:
     """What `precision` means on GPUs of these compute capabilities ([] on a CPU): "tf32" only
-    where one of them has TF32 tensor cores, else "float32"."""
+    where one of them has TF32 tensor cores, else "float32"; "mixed" everywhere."""
+    if precision == "mixed":
+        return precision
     has_tf32 = any(tuple(c) >= TF32_COMPUTE_CAPABILITY for c in compute_capabilities)
     return "tf32" if precision == "tf32" and has_tf32 else "float32"
 

@@ -1,6 +1,7 @@
 """Peak resident memory of one run per image size, each in a fresh process.
 
     python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--iterations 13]
+        [--evaluation lean] [--precision float32]
 
 Prints, per size, the peak RSS (VmHWM of the child, which runs with the malloc settings the
 command line gives itself, `nst_tf.memory.MALLOC_TUNABLES`), the activation bytes that
@@ -31,9 +32,11 @@ sys.path.insert(0, {root!r})
 import numpy as np
 from nst_tf import StyleConfig, stylize
 size, backbone, iterations = {size}, {backbone!r}, {iterations}
+evaluation, precision = {evaluation!r}, {precision!r}
 rng = np.random.default_rng(0)
 content = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=iterations)
+config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=iterations,
+                     evaluation=evaluation, precision=precision)
 stylize(content, content, config)
 with open("/proc/self/status") as status:
     peak = [line.split()[1] for line in status if line.startswith("VmHWM:")][0]
@@ -41,12 +44,19 @@ print("peak_kib", peak)
 """
 
 
-def peak_rss_of_child(size: int, backbone: str, iterations: int = FULL_HISTORY_ITERATIONS) -> int:
+def peak_rss_of_child(
+    size: int,
+    backbone: str,
+    iterations: int = FULL_HISTORY_ITERATIONS,
+    evaluation: str = "lean",
+    precision: str = "float32",
+) -> int:
     """Peak RSS in bytes of a fresh Python process that runs `iterations` iterations (the
     default: enough for L-BFGS-B's history to fill, see FULL_HISTORY_ITERATIONS)."""
     from nst_tf import memory
 
-    code = CHILD.format(root=ROOT, size=size, backbone=backbone, iterations=iterations)
+    code = CHILD.format(root=ROOT, size=size, backbone=backbone, iterations=iterations,
+                        evaluation=evaluation, precision=precision)  # fmt: skip
     environment = dict(os.environ)
     if memory.wants_malloc_tunables(environment):
         environment["GLIBC_TUNABLES"] = memory.MALLOC_TUNABLES
@@ -61,13 +71,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,512,1024")
     parser.add_argument("--backbone", default="vgg19")
     parser.add_argument("--iterations", type=int, default=FULL_HISTORY_ITERATIONS)
+    parser.add_argument("--evaluation", default="lean")
+    parser.add_argument("--precision", default="float32")
     args = parser.parse_args()
     from nst_tf.memory import activation_bytes, estimate_peak_bytes
 
     rows = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
-        config = StyleConfig(backbone=args.backbone, max_size=size)
-        measured = peak_rss_of_child(size, args.backbone, args.iterations)
+        config = StyleConfig(backbone=args.backbone, max_size=size, evaluation=args.evaluation,
+                             precision=args.precision)  # fmt: skip
+        measured = peak_rss_of_child(
+            size, args.backbone, args.iterations, args.evaluation, args.precision
+        )
         rows.append(
             {
                 "size": size,

@@ -40,10 +40,10 @@ def make_image(tmp_path):
 def run_cli(*args, cwd=REPO, timeout=300):
     """Run `python -m nst_tf.run` with the default flagfile and return the CompletedProcess.
 
-    XLA is off unless a test turns it on: compiling each small test shape costs more than it
-    saves (test_end_to_end_with_random_weights and the pretrained test keep it on)."""
+    The lean evaluation without XLA on any device unless a test asks for another (on a GPU
+    auto would pick XLA, and compiling each small test shape costs more than it saves)."""
     command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg",
-               "--nojit_compile", *args]  # fmt: skip
+               "--evaluation=lean", *args]  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout

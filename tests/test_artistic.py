@@ -184,9 +184,7 @@ def test_other_backbones_run_with_their_own_layers_and_pixels(
     from nst_tf.image_io import load_image
     from nst_tf.preprocess import space_for
 
-    config = StyleConfig(
-        backbone=backbone, weights="none", jit_compile=False, max_size=size, iterations=3
-    )
+    config = StyleConfig(backbone=backbone, weights="none", max_size=size, iterations=3)
     assert config.effective_content_layers == (content_layer,)
     content = load_image(make_image("c.png", size, size))
     result = stylize(content, load_image(make_image("s.png", 80, 80, seed=1)), config)
@@ -207,6 +205,6 @@ def test_api_takes_a_list_of_styles_with_equal_blend_by_default():
     result = stylize(
         images[0],
         images[1:],
-        StyleConfig(weights="none", jit_compile=False, max_size=32, iterations=2),
+        StyleConfig(weights="none", max_size=32, iterations=2),
     )
     assert result.iterations == 2 and result.image_rgb.shape == (32, 32, 3)

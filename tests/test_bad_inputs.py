@@ -145,9 +145,7 @@ def test_unknown_layer_wrong_and_corrupt_weights(files, tmp_path):
 
 
 def in_process(capsys, **changes):
-    status = run.run_or_fail(
-        StyleConfig(weights="none", jit_compile=False, max_size=48, iterations=1, **changes)
-    )
+    status = run.run_or_fail(StyleConfig(weights="none", max_size=48, iterations=1, **changes))
     return status, capsys.readouterr().err
 
 

@@ -24,7 +24,8 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     output = str(tmp_path / "result.png")
     process = run_cli(
         f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none",
-        "--max_size=64", "--iterations=4", "--log_every=2", "--save_every=2", "--jit_compile",
+        "--max_size=64", "--iterations=4", "--log_every=2", "--save_every=2",
+        "--evaluation=lean_xla",
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     assert Image.open(output).size == (64, 48)
@@ -91,7 +92,6 @@ def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
         style=style,
         output=output,
         weights="none",
-        jit_compile=False,
         max_size=48,
         iterations=20,
     )

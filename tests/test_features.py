@@ -163,4 +163,7 @@ def test_first_layer_loss_is_recomputed_with_the_same_values_and_gradient():
 def test_lean_vgg_is_used_only_for_plain_vgg():
     resnet = features.load_backbone("resnet50", "none")
     assert not lean_vgg.is_plain_vgg(resnet)
-    assert isinstance(features.build_feature_model(resnet, ["conv2_block1_out"]), keras.Model)
+    model = features.build_feature_model(resnet, ["conv2_block1_out"], lean=False)
+    assert isinstance(model, keras.Model)
+    with pytest.raises(ValueError, match="lean backward pass needs a VGG backbone"):
+        features.build_feature_model(resnet, ["conv2_block1_out"], lean=True)

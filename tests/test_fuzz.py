@@ -91,7 +91,7 @@ def test_one_iteration_run_is_clean(tmp_path, style_file, capsys, encoded):
     if output.exists():
         output.unlink()
     config = StyleConfig(content=str(content), style=style_file, output=str(output),
-                         weights="none", jit_compile=False, max_size=32, iterations=1)  # fmt: skip
+                         weights="none", max_size=32, iterations=1)  # fmt: skip
     status = run.run_or_fail(config)
     stderr = capsys.readouterr().err
     assert "Traceback" not in stderr

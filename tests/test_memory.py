@@ -52,7 +52,7 @@ def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch
     monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
     output = str(tmp_path / "out.png")
     config = StyleConfig(content=make_image("c.png"), style=make_image("s.png", seed=1),
-                         output=output, weights="none", jit_compile=False, max_size=64)  # fmt: skip
+                         output=output, weights="none", max_size=64)  # fmt: skip
     assert run.run_or_fail(config) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: a 64x51 run needs about") and "try --max_size=" in error

@@ -25,7 +25,7 @@ def test_coarse_to_fine_run_numbers_iterations_across_scales(monkeypatch):
     content = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     seen = []
-    config = StyleConfig(weights="none", jit_compile=False, max_size=96, scales=2, iterations=6)
+    config = StyleConfig(weights="none", max_size=96, scales=2, iterations=6)
     result = stylize(
         content, style, config, callback=lambda r: seen.append((r.iteration, r.image_vgg.shape))
     )

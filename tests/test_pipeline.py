@@ -58,7 +58,7 @@ def test_random_weights_run_reports_every_iteration_and_can_stop():
         if record.iteration == 3:
             raise StopRequested("enough")
 
-    config = StyleConfig(weights="none", jit_compile=False, max_size=48, iterations=10)
+    config = StyleConfig(weights="none", max_size=48, iterations=10)
     result = stylize(content, style, config, callback)
     assert [r.iteration for r in seen] == [1, 2, 3]
     assert result.iterations == 3 and result.stop_reason == "enough"
@@ -87,7 +87,7 @@ def test_pretrained_offline_run_lowers_style_loss_tenfold():
 )
 def test_extreme_but_valid_weights_stay_finite(content_weight, style_weight, tv_weight):
     config = StyleConfig(
-        weights="none", jit_compile=False, max_size=32, iterations=3, init="noise",
+        weights="none", max_size=32, iterations=3, init="noise",
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
     )  # fmt: skip
     result = stylize(gradient_image(32, 32), gradient_image(32, 32, seed=5), config)

@@ -16,7 +16,7 @@ from tests.conftest import REPO, run_cli
 
 def start_cli(*args):
     command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg",
-               "--nojit_compile", *args]  # fmt: skip
+               "--evaluation=lean", *args]  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     return subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -113,9 +113,9 @@ def test_kill_9_never_leaves_a_partial_file(run_args):
 def test_same_seed_same_bytes(tmp_path, run_args):
     args, output = run_args
     second = str(tmp_path / "again.png")
-    first_run = run_cli(*args, "--init=noise", "--iterations=8", "--jit_compile")
+    first_run = run_cli(*args, "--init=noise", "--iterations=8", "--evaluation=lean_xla")
     second_run = run_cli(
-        *args, "--init=noise", "--iterations=8", "--jit_compile", f"--output={second}"
+        *args, "--init=noise", "--iterations=8", "--evaluation=lean_xla", f"--output={second}"
     )
     assert first_run.returncode == 0 and second_run.returncode == 0
     assert open(output, "rb").read() == open(second, "rb").read()

@@ -44,7 +44,7 @@ def read_csv(path):
 def test_axes_are_typed_by_their_config_field():
     assert parse_axis("style_weight:0.01,1e-1").values == (0.01, 0.1)
     assert parse_axis("iterations: 5, 10").values == (5, 10)
-    assert parse_axis("jit_compile:true,False").values == (True, False)
+    assert parse_axis("evaluation:lean,autodiff_xla").values == ("lean", "autodiff_xla")
     layers = parse_axis("style_layers:block1_conv1,block1_conv1+block2_conv1")
     assert layers.values == (("block1_conv1",), ("block1_conv1", "block2_conv1"))
     assert layers.labels == ("block1_conv1", "block1_conv1+block2_conv1")

@@ -87,14 +87,12 @@ def _typed(type_name: str, label: str, text: str):
             return int(label)
         if type_name == "float":
             return float(label)
-        if type_name == "bool":
-            return {"true": True, "false": False}[label.lower()]
         if type_name == "tuple[float, ...]":
             return tuple(float(item) for item in label.split(_LIST_JOIN) if item)
         if type_name.startswith("tuple"):
             return tuple(item.strip() for item in label.split(_LIST_JOIN) if item.strip())
         return label
-    except (ValueError, KeyError):
+    except ValueError:
         raise ValueError(f"--grid={text}: {label!r} is not a valid {type_name}") from None
 
 

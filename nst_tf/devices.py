@@ -1,0 +1,47 @@
+"""The device TensorFlow computes on, and the evaluation `--evaluation=auto` picks for it.
+
+An evaluation is one loss+gradient computation; its two choices are the backward pass (the
+hand-written `lean_vgg` one, or TensorFlow's autodiff through the Keras model) and whether XLA
+compiles it. Per device type, the fastest measured at 512 px with VGG19 (one evaluation):
+- CPU (2 cores, this project's reference machine; docs/benchmark.json): lean 2.88 s, lean + XLA
+  2.87 s (more memory and a compile), autodiff + XLA 3.09 s.
+- NVIDIA H100 (issue 11's figures, TensorFlow 2.21, TF32): autodiff + XLA 4.8 ms; lean + XLA
+  10 ms; lean 14 ms; autodiff 18 ms (not yet re-measured by this project: `scripts/benchmark.py`
+  prints all four on a GPU, and GPU_EVALUATION follows its fastest).
+Non-VGG backbones have no lean pass: autodiff (with XLA on a GPU).
+"""
+
+from __future__ import annotations
+
+from nst_tf.config import LEAN_BACKBONES
+
+CPU_EVALUATION = "lean"
+GPU_EVALUATION = "autodiff_xla"
+
+
+def gpu_visible() -> bool:
+    """True when TensorFlow sees a GPU (and so computes on it)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
+    """The evaluation that runs: `evaluation` itself unless "auto", which becomes the fastest
+    for the device (see the module doc), autodiff for backbones without a lean pass."""
+    if evaluation != "auto":
+        return evaluation
+    chosen = GPU_EVALUATION if on_gpu else CPU_EVALUATION
+    if backbone not in LEAN_BACKBONES:
+        chosen = chosen.replace("lean", "autodiff")
+    return chosen
+
+
+def uses_lean_backward(evaluation: str) -> bool:
+    """True for the resolved evaluations lean and lean_xla."""
+    return evaluation.startswith("lean")
+
+
+def uses_xla(evaluation: str) -> bool:
+    """True for the resolved evaluations compiled by XLA (lean_xla, autodiff_xla)."""
+    return evaluation.endswith("_xla")
