@@ -6,6 +6,7 @@ the traced loss+gradient functions) between runs in one process.
 from __future__ import annotations
 
 import gc
+import hashlib
 
 from nst_tf import devices, features
 from nst_tf.config import StyleConfig
@@ -64,6 +65,8 @@ class Workspace:
         self._models: dict[tuple, object] = {}
         self._functions: dict[tuple, LossFunction] = {}
         self._forwards: dict[tuple, object] = {}
+        self._device_optimizers: dict[tuple, object] = {}
+        self.optimizer_builds = 0
         self.builds = 0
         self.traces = 0
 
@@ -101,3 +104,19 @@ class Workspace:
         else:
             function.load(spec, targets)
         return function
+
+    def device_optimizer(self, loss_function: LossFunction, lower, upper, history: int):
+        """The `optim.tf_lbfgsb.DeviceLbfgsb` (variables and traced chunk loop) of this loss
+        function, bounds (H, W, 3 arrays) and history, built on first use: a later run of the
+        same kind reuses it, and it starts afresh from that run's image."""
+        from nst_tf.optim.tf_lbfgsb import DeviceLbfgsb
+
+        bounds = hashlib.sha1(lower.tobytes() + upper.tobytes()).hexdigest()
+        key = (id(loss_function), lower.shape, bounds, history)
+        if key not in self._device_optimizers:
+            batch_of_one = lambda image: loss_function(image[None])  # noqa: E731
+            self._device_optimizers[key] = DeviceLbfgsb(
+                batch_of_one, lower.shape, lower, upper, history
+            )
+            self.optimizer_builds += 1
+        return self._device_optimizers[key]

@@ -179,10 +179,16 @@ class _Recorder:
 
 
 def optimize_image(
-    config: StyleConfig, evaluator: Evaluator, start_model: np.ndarray, recorder, state=None
+    config: StyleConfig,
+    evaluator: Evaluator,
+    start_model: np.ndarray,
+    recorder,
+    state=None,
+    workspace: Workspace | None = None,
 ):
     """Run the configured optimiser from `start_model` (H, W, 3, model space) inside the
-    0-255 pixel box; `state`: an in-graph L-BFGS-B state to continue exactly (lbfgs_tf)."""
+    0-255 pixel box; `state`: an in-graph L-BFGS-B state to continue exactly (lbfgs_tf),
+    whose variables and traced loop `workspace` keeps for later runs of the same kind."""
     lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
     start = start_model.astype(np.float64)
     common = dict(iterations=config.iterations, max_evaluations=config.evaluation_cap,
@@ -192,8 +198,11 @@ def optimize_image(
 
         chunk = default_chunk(config.log_every, config.save_every, config.checkpoint_every)
         batch_of_one = lambda image: evaluator.loss_function(image[None])  # noqa: E731
+        optimizer = workspace and workspace.device_optimizer(
+            evaluator.loss_function, lower, upper, config.lbfgs_history
+        )
         return minimize_lbfgs_tf(batch_of_one, start, lower, upper, chunk=chunk, state=state,
-                                 **common)  # fmt: skip
+                                 optimizer=optimizer, **common)  # fmt: skip
     if config.optimizer == "adam":
         return minimize_adam(
             evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
@@ -251,7 +260,7 @@ def _stylize(
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
     recorder = _Recorder(evaluator, callback)
-    result = optimize_image(config, evaluator, start_model, recorder, optimizer_state)
+    result = optimize_image(config, evaluator, start_model, recorder, optimizer_state, workspace)
     image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)

@@ -59,8 +59,9 @@ def hash_inputs(paths: dict[str, str | None]) -> dict[str, dict]:
 def build_record(config, inputs: dict, history: list[dict], outcome: dict) -> dict:
     """A JSON-ready dict: config, seed, the precision that ran (`precision.effective_precision`:
     "tf32" only on a GPU with TF32 tensor cores), the evaluation that ran (what
-    `--evaluation=auto` chose: `devices.resolve_evaluation`), versions, hashed inputs (see hash_inputs), the
-    outcome (status, counts, timings) and the per-iteration history (losses and seconds)."""
+    `--evaluation=auto` chose: `devices.resolve_evaluation`), versions, hashed inputs (see
+    hash_inputs), the outcome (status, counts, timings) and the per-iteration history (losses
+    and seconds)."""
     from nst_tf.models import evaluation
     from nst_tf.precision import effective_precision, gpu_compute_capabilities
 

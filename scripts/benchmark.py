@@ -1,31 +1,35 @@
-"""Speed and memory of one loss+gradient evaluation: nst_tf against the seed approach.
+"""Speed and memory of one loss+gradient evaluation per evaluation path, against the seed
+approach and PyTorch.
 
     python scripts/benchmark.py [--sizes 256,512,1024] [--memory_sizes 256,512,1024,2048]
-                                [--repeats 5] [--json docs/benchmark.json]
+                                [--repeats 5] [--paths auto,lean,...] [--json docs/benchmark.json]
 
 For each size (square images, VGG19 with random weights: speed does not depend on them) it
 times, in this one process and after a warm-up, the median of `--repeats` evaluations of
-- nst_tf: as a run uses it (targets computed once, lean VGG features up to block5_conv2 with
-  hand-written input gradients, batch of 1, no XLA);
-- nst_tf with XLA (`--jit_compile`), and with Keras autodiff instead of the lean features (XLA
-  on, the previous version of nst_tf), to back each choice with a number;
+- each `--paths` entry, EVALUATION[:PRECISION] (`--evaluation`, `--precision`; default auto,
+  lean, lean_xla, autodiff, autodiff_xla and autodiff_xla:mixed, in tf32 where the GPU has it):
+  through the Evaluator, as SciPy's L-BFGS-B calls it (float64 in and out), and the loss
+  function alone on an image already on the device; on a GPU also each path's peak GPU memory
+  (TensorFlow's allocator);
 - seed: the seed documents' Keras recipe: content, style and result as one batch of 3 through
   VGG19 up to block5_conv2 at every evaluation, losses on the batch slices, no XLA;
-and prints the speed-up over the seed approach. It counts the FLOPs of one evaluation
-analytically, measures the machine's practical float32 peak (a 4096^2 matmul with oneDNN on, in a
-child process, and a 3x3 convolution) and the achieved share, the seconds of a 10-iteration run
-with the share spent outside TensorFlow (SciPy, float64 conversion, callbacks), and the peak
-resident memory of a short run per size in a fresh process, with the malloc settings the command
-line uses (`nst_tf.memory.MALLOC_TUNABLES`).
+- PyTorch (scripts/torch_baseline.py) when it is installed, on CUDA where there is a GPU;
+and prints the speed-up of the first path over the seed approach. It counts the FLOPs of one
+evaluation analytically, measures the machine's practical float32 peak (a 4096^2 matmul with
+oneDNN on, in a child process, and a 3x3 convolution) and the fastest path's share, the seconds
+of a 10-iteration run with the share spent outside TensorFlow (SciPy, float64 conversion,
+callbacks), and the peak resident memory of a short run per size in a fresh process, with the
+malloc settings the command line uses (`nst_tf.memory.MALLOC_TUNABLES`).
 
-On a GPU every path runs there (TensorFlow's default placement; TF32 where the GPU has it, as
-`--precision=tf32`), the peak is the GPU's (the same matmul), the PyTorch column uses CUDA, and
-`--loop_iterations 200` adds the optimisation loop's seconds (first evaluation to last
-iteration, the in-graph optimiser's one-off tracing included) and final loss for SciPy's
-L-BFGS-B and `--optimizer=lbfgs_tf`. The JSON names the device:
+On a GPU the peak is the GPU's (the same matmul), and `--loop_iterations 200` adds the
+optimisation loop's seconds (first evaluation to last iteration, the in-graph optimiser's
+one-off tracing included) and final loss for SciPy's L-BFGS-B and `--optimizer=lbfgs_tf`. The
+JSON names the device, the precision and what auto picked:
 
     python scripts/benchmark.py --sizes 256,512,1024 --memory_sizes "" --loop_iterations 200 \
         --json docs/benchmark_gpu.json
+
+Set devices.GPU_EVALUATION (and CPU_EVALUATION) to the fastest path whose loss agrees.
 """
 
 import argparse
@@ -46,6 +50,7 @@ import tensorflow as tf  # noqa: E402
 from nst_tf import StyleConfig, evaluator, features, losses, models, preprocess  # noqa: E402
 from nst_tf.memory import layer_sizes  # noqa: E402
 from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
+from nst_tf.precision import precision_scope  # noqa: E402
 from scripts.measure_memory import peak_rss_of_child  # noqa: E402
 from scripts.torch_baseline import torch_evaluation  # noqa: E402
 
@@ -66,29 +71,35 @@ def random_rgb(size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-def nst_tf_seconds(size: int, repeats: int, jit_compile: bool = False) -> float:
-    config = CONFIG.replace(jit_compile=jit_compile)
-    function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
-    x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
-    return median_seconds(lambda: function(x), repeats)
+def evaluation_seconds(size: int, repeats: int, path: str) -> dict:
+    """One evaluation path, "EVALUATION" or "EVALUATION:PRECISION" (`--evaluation`,
+    `--precision`; precision defaults to the config's tf32): the median seconds through the
+    Evaluator (SciPy's path: float64 image in, float64 gradient out, host round-trip on a GPU)
+    and of the loss function alone on an image already on the device (the result fetched, so
+    the time includes the work), and on a GPU the peak GPU memory of those calls."""
+    evaluation, _, precision = path.partition(":")
+    config = CONFIG.replace(evaluation=evaluation, precision=precision or CONFIG.precision)
+    with precision_scope(config.precision):
+        function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
+        x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
+        image = tf.constant(x.reshape(1, size, size, 3), tf.float32)
+        reset_gpu_peak()
+        evaluator_s = median_seconds(lambda: function(x), repeats)
+        device_s = median_seconds(lambda: float(function.loss_function(image)[0]), repeats)
+    return {"evaluator_s": round(evaluator_s, 4), "device_s": round(device_s, 4),
+            "gpu_peak_mib": gpu_peak_mib()}  # fmt: skip
 
 
-def keras_autodiff_seconds(size: int, repeats: int) -> float:
-    """nst_tf's Evaluator over the Keras feature model and TensorFlow's own gradients, XLA on."""
-    spec = models.loss_spec(CONFIG)
-    backbone = features.load_backbone("vgg19", "none")
-    outputs = [backbone.get_layer(name).output for name in spec.feature_layers]
-    model = keras.Model(backbone.input, outputs)
-    content = preprocess.rgb_to_vgg(random_rgb(size, 0))
-    styles = [(preprocess.rgb_to_vgg(random_rgb(size, 1)), 1.0)]
-    targets = evaluator.compute_targets(model, spec, content, styles)
-    function = evaluator.Evaluator(
-        evaluator.make_loss_and_gradient(model, spec, targets, size, size, jit_compile=True),
-        size,
-        size,
-    )
-    x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
-    return median_seconds(lambda: function(x), repeats)
+def reset_gpu_peak() -> None:
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.reset_memory_stats("GPU:0")
+
+
+def gpu_peak_mib() -> int | None:
+    """Peak GPU memory TensorFlow allocated since `reset_gpu_peak`, or None without a GPU."""
+    if not tf.config.list_physical_devices("GPU"):
+        return None
+    return round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
 
 
 def autodiff_style_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
@@ -233,6 +244,11 @@ def run_seconds_and_outside_share(size: int, iterations: int = 10) -> dict:
     }
 
 
+def auto_evaluation() -> str:
+    """What --evaluation=auto runs here."""
+    return models.evaluation(CONFIG)
+
+
 def device_name() -> str:
     """The GPU TensorFlow computes on, or this machine's CPU model."""
     gpus = tf.config.list_physical_devices("GPU")
@@ -260,26 +276,26 @@ def loop_seconds(size: int, iterations: int) -> dict:
     return results
 
 
-def measure_size(size: int, repeats: int, peak: float, loop_iterations: int = 0) -> dict:
-    ours, seed = nst_tf_seconds(size, repeats), seed_approach_seconds(size, repeats)
-    with_xla = nst_tf_seconds(size, repeats, jit_compile=True)
-    autodiff = keras_autodiff_seconds(size, repeats)
+def measure_size(size: int, repeats: int, peak: float, paths: list[str],
+                 loop_iterations: int = 0) -> dict:  # fmt: skip
+    timings = {path: evaluation_seconds(size, repeats, path) for path in paths}
+    default = timings[paths[0]]["evaluator_s"]
+    seed = seed_approach_seconds(size, repeats)
     weights = {"content": CONFIG.content_weight, "style": CONFIG.style_weight,
                "tv": CONFIG.tv_weight}  # fmt: skip
     torch_function = torch_evaluation(size, weights)
     pytorch = torch_function and median_seconds(torch_function, repeats)
     gflop = evaluation_gflop(size)
+    fastest = min(timings[path]["device_s"] for path in paths)
     return {
         "size": size,
-        "nst_tf_s": round(ours, 3),
-        "with_xla_s": round(with_xla, 3),
-        "keras_autodiff_xla_s": round(autodiff, 3),
-        "seed_s": round(seed, 3),
-        "pytorch_s": pytorch and round(pytorch, 3),
-        "speedup": round(seed / ours, 2),
+        "paths": timings,
+        "seed_s": round(seed, 4),
+        "pytorch_s": pytorch and round(pytorch, 4),
+        "speedup": round(seed / default, 2),
         "gflop": round(gflop, 1),
-        "gflops": round(gflop / ours, 1),
-        "share_of_peak": round(gflop / ours / peak, 3),
+        "gflops_fastest": round(gflop / fastest, 1),
+        "share_of_peak_fastest": round(gflop / fastest / peak, 3),
         **run_seconds_and_outside_share(size),
         **(loop_seconds(size, loop_iterations) if loop_iterations else {}),
     }
@@ -287,14 +303,15 @@ def measure_size(size: int, repeats: int, peak: float, loop_iterations: int = 0)
 
 def print_tables(rows: list[dict], memory_rows: list[dict], peak: dict) -> None:
     print(f"\nmachine peak GFLOP/s: {peak}")
-    columns = ["size", "nst_tf s/eval", "with XLA", "Keras autodiff + XLA", "seed s/eval",
-               "PyTorch s/eval", "speed-up", "GFLOP", "GFLOP/s", "share of peak",
+    paths = list(rows[0]["paths"]) if rows else []
+    columns = ["size", *(f"{path} s/eval (device)" for path in paths), "seed s/eval",
+               "PyTorch s/eval", "speed-up", "GFLOP", "share of peak (fastest)",
                "10-iteration run s", "time outside TF", "of which L-BFGS-B core"]  # fmt: skip
     print("| " + " | ".join(columns) + " |\n" + "| --- " * len(columns) + "|")
     for r in rows:
-        cells = [r["size"], r["nst_tf_s"], r["with_xla_s"], r["keras_autodiff_xla_s"],
-                 r["seed_s"], r["pytorch_s"] or "-", f"{r['speedup']}x", r["gflop"],
-                 r["gflops"], f"{r['share_of_peak']:.0%}", r["run_seconds"],
+        times = [f"{t['evaluator_s']} ({t['device_s']})" for t in r["paths"].values()]
+        cells = [r["size"], *times, r["seed_s"], r["pytorch_s"] or "-", f"{r['speedup']}x",
+                 r["gflop"], f"{r['share_of_peak_fastest']:.0%}", r["run_seconds"],
                  f"{r['outside_share']:.1%}", f"{r['lbfgsb_core_share']:.1%}"]  # fmt: skip
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
     print("\n| size | peak resident memory |\n| --- | --- |")
@@ -309,13 +326,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default="")
     parser.add_argument("--loop_iterations", type=int, default=0)
+    parser.add_argument(
+        "--paths",
+        default="auto,lean,lean_xla,autodiff,autodiff_xla,autodiff_xla:mixed",
+        help="evaluation paths EVALUATION[:PRECISION], the first one timed as the run's",
+    )
     args = parser.parse_args()
+    paths = args.paths.split(",")
     peak = machine_peak_gflops()
     device = device_name()
-    print(f"device: {device}", flush=True)
+    print(f"device: {device}; auto evaluation: {auto_evaluation()}", flush=True)
     rows = []
     for size in (int(s) for s in args.sizes.split(",")):
-        rows.append(measure_size(size, args.repeats, max(peak.values()), args.loop_iterations))
+        rows.append(
+            measure_size(size, args.repeats, max(peak.values()), paths, args.loop_iterations)
+        )
         print(json.dumps(rows[-1]), flush=True)
     memory_rows = []
     for size in (int(s) for s in args.memory_sizes.split(",") if s):
@@ -325,8 +350,9 @@ def main() -> None:
     print_tables(rows, memory_rows, peak)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"device": device, "peak": peak, "rows": rows, "memory": memory_rows},
-                      handle, indent=2)  # fmt: skip
+            record = {"device": device, "precision": CONFIG.precision, "auto": auto_evaluation(),
+                      "peak": peak, "rows": rows, "memory": memory_rows}  # fmt: skip
+            json.dump(record, handle, indent=2)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import pytest
 
 from nst_tf import StyleConfig, load_image, stylize
 from nst_tf.image_io import ImageError
+from nst_tf.models import Workspace
 from nst_tf.optim import StopRequested
 from nst_tf.pipeline import initial_image, prepare_images
 
@@ -93,3 +94,18 @@ def test_extreme_but_valid_weights_stay_finite(content_weight, style_weight, tv_
     result = stylize(gradient_image(32, 32), gradient_image(32, 32, seed=5), config)
     assert result.finite, result.stop_reason
     assert all(np.isfinite(v) for r in result.history for v in r.losses.values())
+
+
+def test_a_workspace_reuses_the_in_graph_optimizer_with_a_fresh_runs_result():
+    """Two lbfgs_tf runs of one size in a workspace: one DeviceLbfgsb serves both, and the
+    second run's image equals that of a run without the workspace."""
+    rng = np.random.default_rng(3)
+    first, second, style = (rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(3))
+    config = StyleConfig(weights="none", max_size=48, iterations=6, optimizer="lbfgs_tf")
+    workspace = Workspace()
+    stylize(first, style, config, workspace=workspace)
+    reused = stylize(second, style, config, workspace=workspace)
+    alone = stylize(second, style, config)
+    assert workspace.optimizer_builds == 1
+    np.testing.assert_array_equal(reused.image_vgg, alone.image_vgg)
+    assert reused.evaluations == alone.evaluations

@@ -10,7 +10,7 @@ import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
 from nst_tf.optim import StopRequested
-from nst_tf.optim.tf_lbfgsb import default_chunk, minimize_lbfgs_tf
+from nst_tf.optim.tf_lbfgsb import DeviceLbfgsb, default_chunk, minimize_lbfgs_tf
 from tests.conftest import run_cli
 from tests.test_lbfgsb import bounded_rosenbrock, problem
 from tests.test_reliability import start_cli, wait_for_line
@@ -171,3 +171,24 @@ def test_at_128_px_with_pretrained_features_it_matches_scipy_at_equal_evaluation
         assert result.evaluations <= 151 and result.stop_reason == "reached the evaluation cap"
         final[optimizer] = result.history[-1].total_loss
     assert final["lbfgs_tf"] <= 1.02 * final["lbfgs"], final
+
+
+def test_a_reused_optimizer_starts_afresh_without_retracing():
+    """A DeviceLbfgsb that ran one problem, given to a run from another start, takes exactly
+    the iterates a new one would, and its chunk loop is not traced again."""
+    function, _, lower, upper = quadratic()
+    second_start = np.full(SIZE, 0.3)
+    settings = dict(iterations=12, max_evaluations=100, history=5, chunk=4)
+    fresh = minimize_lbfgs_tf(function, second_start, lower, upper, **settings)
+    optimizer = DeviceLbfgsb(function, (SIZE,), lower, upper, history=5)
+    minimize_lbfgs_tf(function, np.full(SIZE, -0.2), lower, upper, optimizer=optimizer,
+                      **settings)  # fmt: skip
+    traces = optimizer.run_chunk.experimental_get_tracing_count()
+    reused = minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
+                               **settings)  # fmt: skip
+    assert optimizer.run_chunk.experimental_get_tracing_count() == traces
+    np.testing.assert_array_equal(reused.x, fresh.x)
+    assert (reused.iterations, reused.evaluations) == (fresh.iterations, fresh.evaluations)
+    with pytest.raises(ValueError, match="another shape or history"):
+        minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
+                          **{**settings, "history": 6})  # fmt: skip

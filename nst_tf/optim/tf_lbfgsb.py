@@ -280,6 +280,7 @@ def minimize_lbfgs_tf(
     chunk: int,
     on_iteration: Callable[..., None] | None = None,
     state: LbfgsState | None = None,
+    optimizer: DeviceLbfgsb | None = None,
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
@@ -289,10 +290,16 @@ def minimize_lbfgs_tf(
     from it, or from a signal handler, ends the run at the chunk's end (the chunk's remaining
     iterations are still reported; SIGINT and SIGTERM are held back while a chunk runs).
     `state` (an earlier run's LbfgsState) continues that run exactly; x0 is then ignored.
+    `optimizer`: a DeviceLbfgsb built for this function, shape, bounds and history by an
+    earlier run, to reuse its variables and traced graphs (everything it holds is overwritten
+    at the start); else a new one is built.
     The result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
     `state` its LbfgsState.
     """
-    optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history)
+    if optimizer is None:
+        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history)
+    elif (optimizer.shape, optimizer.history) != (tuple(x0.shape), history):
+        raise ValueError("the DeviceLbfgsb given was built for another shape or history")
     first_info = None
     evaluations = 0
     if state is None:
