@@ -105,18 +105,20 @@ class Workspace:
             function.load(spec, targets)
         return function
 
-    def device_optimizer(self, loss_function: LossFunction, lower, upper, history: int):
-        """The `optim.tf_lbfgsb.DeviceLbfgsb` (variables and traced chunk loop) of this loss
-        function, bounds (H, W, 3 arrays) and history, built on first use: a later run of the
-        same kind reuses it, and it starts afresh from that run's image."""
+    def device_optimizer(self, loss_function: LossFunction, lower, upper, history: int,
+                         jit_compile: bool):  # fmt: skip
+        """The `optim.tf_lbfgsb.DeviceLbfgsb` (variables and traced chunk loop, compiled by XLA
+        with `jit_compile`) of this loss function, bounds (H, W, 3 arrays) and history, built
+        on first use: a later run of the same kind reuses it, and it starts afresh from that
+        run's image."""
         from nst_tf.optim.tf_lbfgsb import DeviceLbfgsb
 
         bounds = hashlib.sha1(lower.tobytes() + upper.tobytes()).hexdigest()
-        key = (id(loss_function), lower.shape, bounds, history)
+        key = (id(loss_function), lower.shape, bounds, history, jit_compile)
         if key not in self._device_optimizers:
             batch_of_one = lambda image: loss_function(image[None])  # noqa: E731
             self._device_optimizers[key] = DeviceLbfgsb(
-                batch_of_one, lower.shape, lower, upper, history
+                batch_of_one, lower.shape, lower, upper, history, jit_compile
             )
             self.optimizer_builds += 1
         return self._device_optimizers[key]

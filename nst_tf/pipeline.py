@@ -198,11 +198,12 @@ def optimize_image(
 
         chunk = default_chunk(config.log_every, config.save_every, config.checkpoint_every)
         batch_of_one = lambda image: evaluator.loss_function(image[None])  # noqa: E731
+        xla = devices.uses_xla(evaluation(config))  # then XLA compiles the whole loop too
         optimizer = workspace and workspace.device_optimizer(
-            evaluator.loss_function, lower, upper, config.lbfgs_history
+            evaluator.loss_function, lower, upper, config.lbfgs_history, xla
         )
         return minimize_lbfgs_tf(batch_of_one, start, lower, upper, chunk=chunk, state=state,
-                                 optimizer=optimizer, **common)  # fmt: skip
+                                 optimizer=optimizer, jit_compile=xla, **common)  # fmt: skip
     if config.optimizer == "adam":
         return minimize_adam(
             evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder

@@ -192,3 +192,28 @@ def test_a_reused_optimizer_starts_afresh_without_retracing():
     with pytest.raises(ValueError, match="another shape or history"):
         minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
                           **{**settings, "history": 6})  # fmt: skip
+
+
+def test_compiled_by_xla_it_takes_the_same_path_to_the_same_minimum():
+    """The first iterates agree to float32 rounding; near the minimum, where float32 losses
+    stop telling points apart, the two may take different last steps but end at the same
+    loss."""
+    function, _, lower, upper = quadratic()
+    settings = dict(iterations=12, max_evaluations=100, history=5, chunk=5)
+    losses = {False: [], True: []}
+    results = {
+        xla: minimize_lbfgs_tf(
+            function,
+            np.zeros(SIZE),
+            lower,
+            upper,
+            jit_compile=xla,
+            on_iteration=lambda i, e, x, info, xla=xla: losses[xla].append(info.terms["loss"]),
+            **settings,
+        )  # fmt: skip
+        for xla in (False, True)
+    }
+    np.testing.assert_allclose(losses[True][:6], losses[False][:6], rtol=1e-5)
+    assert results[True].loss == pytest.approx(results[False].loss, rel=1e-6)
+    np.testing.assert_allclose(results[True].x, results[False].x, atol=1e-2)
+    assert np.all((results[True].x >= lower) & (results[True].x <= upper))

@@ -22,6 +22,10 @@ SciPy path (`common.Tracker`). Optimiser state is float64; the loss is evaluated
 
 Between chunks the state stays on the device in tf.Variables; `LbfgsState` copies it to the host
 (for a checkpoint) and back (to resume with exactly the iterates of an uninterrupted run).
+With `jit_compile` XLA compiles the whole chunk, loss function included (the loop's vector
+work fuses into a few kernels instead of dozens of small ones per iteration, and the loop stays
+on the device); the iterates then match the uncompiled loop's to float rounding, not bit for
+bit.
 """
 
 from __future__ import annotations
@@ -63,10 +67,11 @@ class DeviceLbfgsb:
     """The optimiser's state (tf.Variables) and its compiled chunk function for one problem.
 
     `function(x)`: x float32 of `shape` -> (loss, gradient of x's shape, dict of named scalar
-    terms), traceable by tf.function. lower, upper: bounds of x's shape (float64 arrays).
+    terms), traceable by tf.function (and by XLA, with `jit_compile`). lower, upper: bounds of
+    x's shape (float64 arrays).
     """
 
-    def __init__(self, function, shape, lower, upper, history: int):
+    def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False):
         self.function, self.shape, self.history = function, tuple(shape), history
         size = int(np.prod(shape))
         self.lower = tf.constant(np.ravel(lower), tf.float64)
@@ -85,8 +90,8 @@ class DeviceLbfgsb:
         self.stored, self.head = tf.Variable(0), tf.Variable(0)
         self.term_names: list[str] = []
         tf.function(self._evaluate).get_concrete_function(tf.TensorSpec([size], tf.float64))
-        self.evaluate_start = tf.function(self._evaluate_start)
-        self.run_chunk = tf.function(self._run_chunk)
+        self.evaluate_start = tf.function(self._evaluate_start, jit_compile=jit_compile)
+        self.run_chunk = tf.function(self._run_chunk, jit_compile=jit_compile)
 
     # -- state on the host ---------------------------------------------------------------
     def state(self) -> LbfgsState:
@@ -164,8 +169,8 @@ class DeviceLbfgsb:
         """Up to `iterations` iterations (fewer if the run stops). Returns per iteration: total
         loss (unscaled), terms, gradient norm and evaluations so far; the count; the status."""
 
-        def array(dtype, shape=()):
-            return tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=shape)
+        def array(dtype, shape=()):  # fixed size (XLA needs it); rows past the count unused
+            return tf.TensorArray(dtype, size=iterations, element_shape=shape)
 
         totals, norms, counts = array(tf.float64), array(tf.float64), array(tf.int32)
         terms_out = array(tf.float64, (len(self.term_names),))
@@ -281,6 +286,7 @@ def minimize_lbfgs_tf(
     on_iteration: Callable[..., None] | None = None,
     state: LbfgsState | None = None,
     optimizer: DeviceLbfgsb | None = None,
+    jit_compile: bool = False,
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
@@ -292,12 +298,12 @@ def minimize_lbfgs_tf(
     `state` (an earlier run's LbfgsState) continues that run exactly; x0 is then ignored.
     `optimizer`: a DeviceLbfgsb built for this function, shape, bounds and history by an
     earlier run, to reuse its variables and traced graphs (everything it holds is overwritten
-    at the start); else a new one is built.
+    at the start); else a new one is built, its chunks compiled by XLA with `jit_compile`.
     The result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
     `state` its LbfgsState.
     """
     if optimizer is None:
-        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history)
+        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile)
     elif (optimizer.shape, optimizer.history) != (tuple(x0.shape), history):
         raise ValueError("the DeviceLbfgsb given was built for another shape or history")
     first_info = None
@@ -323,6 +329,7 @@ def minimize_lbfgs_tf(
                         tf.constant(evaluations),
                     )  # fmt: skip
                     count, status, _, terms, norms, counts = (np.asarray(o) for o in outputs)
+                    terms, norms, counts = terms[:count], norms[:count], counts[:count]
                     first, done, status = done, done + int(count), int(status)
                     evaluations = int(counts[-1]) if count else evaluations
                     stop = _report(optimizer, on_iteration, first, terms, norms, counts, x0.shape)
