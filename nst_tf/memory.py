@@ -8,11 +8,14 @@ image, block b (1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256, 5
 ((2m + 5) n values for history m, and 3n int32) and a few float64 copies of x, the gradient and
 the bounds. So
     activation_bytes = 4 * sum over layers up to the deepest used of h_l * w_l * c_l
-    peak_bytes ~= BASE_BYTES + ACTIVATION_FACTOR * activation_bytes + optimizer_bytes
-BASE_BYTES (TensorFlow, the model, the interpreter) and ACTIVATION_FACTOR were fitted, rounded
-up, to the peak resident memory of the command line at 256-2048 px measured with
-`python scripts/measure_memory.py` (README, "Memory"; with the MALLOC_TUNABLES below; each run
-long enough for the L-BFGS history to fill).
+    peak_bytes ~= base_bytes(evaluation) + ACTIVATION_FACTORS[evaluation] * activation_bytes
+                  + optimizer_bytes
+The base (TensorFlow, the model, the interpreter; XLA's compiler on top) and the factor per
+evaluation (`--evaluation`, resolved: the lean backward pass keeps one-byte masks, autodiff
+keeps float32 activations, and XLA on this CPU keeps far more) were fitted, rounded up, to the
+peak resident memory of the command line at 256, 512 and 1024 px measured with
+`python scripts/measure_memory.py --evaluation E` (README, "Memory"; with the MALLOC_TUNABLES
+below; each run long enough for the L-BFGS history to fill).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from nst_tf.config import StyleConfig
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
-BASE_BYTES = 800 * 2**20
-ACTIVATION_FACTOR = 0.75
+BASE_BYTES = 950 * 2**20
+XLA_BASE_BYTES = 150 * 2**20
+ACTIVATION_FACTORS = {"lean": 1.0, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
 # x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
 # of 3 H W values alive during an evaluation besides the optimiser's own state.
 FLOAT64_COPIES = 7
@@ -154,6 +158,11 @@ def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
     return 4 * sum(count for _, count in sizes[: deepest + 1])
 
 
+def base_bytes(evaluation: str = "lean") -> int:
+    """Bytes of a run that do not grow with the image, for a resolved `--evaluation`."""
+    return BASE_BYTES + (XLA_BASE_BYTES if evaluation.endswith("_xla") else 0)
+
+
 def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the optimiser's state for an H x W image: L-BFGS-B's workspace (float64
     (2m + 5) n and int32 3n, n = 3 H W) or Adam's two moments, plus FLOAT64_COPIES vectors."""
@@ -165,11 +174,15 @@ def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
     return own + 8 * FLOAT64_COPIES * values
 
 
-def estimate_peak_bytes(config: StyleConfig, height: int, width: int) -> int:
-    """Estimated peak resident memory of a run on an H x W content image (see module doc)."""
+def estimate_peak_bytes(
+    config: StyleConfig, height: int, width: int, evaluation: str = "lean"
+) -> int:
+    """Estimated peak resident memory of a run on an H x W content image with the resolved
+    `evaluation` (`devices.resolve_evaluation`; lean is auto's choice on a CPU; see module
+    doc)."""
     return int(
-        BASE_BYTES
-        + ACTIVATION_FACTOR * activation_bytes(config, height, width)
+        base_bytes(evaluation)
+        + ACTIVATION_FACTORS[evaluation] * activation_bytes(config, height, width)
         + optimizer_bytes(config, height, width)
     )
 
@@ -205,25 +218,28 @@ def check_fits(
     available: int | None,
     style_sizes: tuple[tuple[int, int], ...] = (),
     gpu: GpuMemory | None = None,
+    evaluation: str = "lean",
 ) -> None:
     """Raise ResourceError, suggesting a --max_size that fits, if a run whose output is
     height x width would not fit, or if computing the targets of a style image of one of
     `style_sizes` (height, width) alone would not (its forward pass, without the optimiser).
     Call it with the sizes the images will be resized to, before resizing them: the resized
-    arrays are themselves part of the peak. With `gpu`, the GPU's memory is checked too."""
+    arrays are themselves part of the peak. With `gpu`, the GPU's memory is checked too.
+    `evaluation`: the resolved --evaluation of the run."""
     if config.backbone not in CONVS_PER_BLOCK:
         return  # the activation count above is VGG's; other backbones are not estimated
     if gpu is not None:
         _check_gpu(config, height, width, gpu)
-    needed = estimate_peak_bytes(config, height, width)
-    for style_height, style_width in style_sizes:
-        forward = BASE_BYTES + ACTIVATION_FACTOR * activation_bytes(
+    needed = estimate_peak_bytes(config, height, width, evaluation)
+    for style_height, style_width in style_sizes:  # a forward pass only, never compiled
+        forward = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activation_bytes(
             config, style_height, style_width
         )
         needed = max(needed, int(forward))
     if available is None or needed <= available:
         return
-    scale = math.sqrt(max(available - BASE_BYTES, 0) / (needed - BASE_BYTES))
+    base = base_bytes(evaluation)
+    scale = math.sqrt(max(available - base, 0) / (needed - base))
     suggestion = int(config.max_size * scale * 0.95) // 16 * 16
     raise ResourceError(
         f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB but only "

@@ -90,7 +90,8 @@ def check_memory(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list)
     style_side = round(config.style_scale * config.max_size)
     style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
     gpu = memory.gpu_memory() if devices.gpu_visible() else None
-    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes, gpu)
+    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes, gpu,
+                      evaluation(config))  # fmt: skip
 
 
 def initial_image(

@@ -71,7 +71,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,512,1024")
     parser.add_argument("--backbone", default="vgg19")
     parser.add_argument("--iterations", type=int, default=FULL_HISTORY_ITERATIONS)
-    parser.add_argument("--evaluation", default="lean")
+    parser.add_argument(
+        "--evaluation", default="lean", choices=["lean", "lean_xla", "autodiff", "autodiff_xla"]
+    )
     parser.add_argument("--precision", default="float32")
     args = parser.parse_args()
     from nst_tf.memory import activation_bytes, estimate_peak_bytes
@@ -88,7 +90,9 @@ def main() -> None:
                 "size": size,
                 "peak_rss_mb": round(measured / 2**20),
                 "activation_mb": round(activation_bytes(config, size, size) / 2**20),
-                "estimate_mb": round(estimate_peak_bytes(config, size, size) / 2**20),
+                "estimate_mb": round(
+                    estimate_peak_bytes(config, size, size, args.evaluation) / 2**20
+                ),
             }
         )
         print(json.dumps(rows[-1]), flush=True)

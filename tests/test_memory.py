@@ -127,3 +127,22 @@ def test_gpu_memory_left_to_this_process_from_nvidia_smi():
         raise FileNotFoundError("nvidia-smi")
 
     assert memory.gpu_memory(run=missing) is None
+
+
+def test_the_check_uses_the_evaluation_that_will_run(monkeypatch):
+    """XLA on the CPU keeps about four times the lean pass's activation memory: with room for
+    a lean run only, the same run with --evaluation=autodiff_xla is refused."""
+    import numpy as np
+
+    from nst_tf import pipeline
+
+    config = StyleConfig(weights="none", max_size=512)
+    lean = memory.estimate_peak_bytes(config, 512, 512, "lean")
+    assert memory.estimate_peak_bytes(config, 512, 512, "autodiff_xla") > lean + 2**30
+    monkeypatch.setattr(memory, "available_bytes", lambda: lean + 2**20)
+    monkeypatch.setattr(pipeline.devices, "gpu_visible", lambda: False)
+    square = np.zeros((512, 512, 3), np.uint8)
+    pipeline.check_memory(config.replace(evaluation="lean"), square, [square])
+    pipeline.check_memory(config, square, [square])  # auto is lean on a CPU
+    with pytest.raises(memory.ResourceError, match="try --max_size="):
+        pipeline.check_memory(config.replace(evaluation="autodiff_xla"), square, [square])

@@ -1,6 +1,7 @@
 """Per-cell estimates for `--dry_run`, made before anything runs.
 
-Memory: `memory.estimate_peak_bytes` at the size the content image will be resized to.
+Memory: `memory.estimate_peak_bytes` at the size the content image will be resized to, with
+the evaluation `--evaluation` resolves to on a CPU.
 Time: one evaluation per iteration (L-BFGS-B averages about 1.02 on the sample runs), each
 costing REFERENCE_SECONDS scaled by the float32 activations the cell's network computes
 (`memory.activation_bytes`, a proxy for its convolution work) against VGG19 at 512 px. The
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nst_tf import memory
+from nst_tf import devices, memory
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import image_size
 
@@ -40,4 +41,6 @@ def estimate_cell(config: StyleConfig) -> CellEstimate:
     work = memory.activation_bytes(config, height, width)
     reference = memory.activation_bytes(REFERENCE_CONFIG, 512, 512)
     seconds = config.iterations * REFERENCE_SECONDS * work / reference
-    return CellEstimate(height, width, memory.estimate_peak_bytes(config, height, width), seconds)
+    evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
+    peak = memory.estimate_peak_bytes(config, height, width, evaluation)
+    return CellEstimate(height, width, peak, seconds)
