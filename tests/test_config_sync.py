@@ -79,7 +79,7 @@ def test_bad_values_are_reported_by_flag_name():
             },
         ),
         ("hires", {"max_size": 1024, "checkpoint_every": 5}),
-        ("gpu", {"optimizer": "lbfgs_tf", "evaluation": "autodiff_xla"}),
+        ("gpu", {"optimizer": "lbfgs_tf"}),
     ],
 )
 def test_presets_nest_default_cfg(monkeypatch, preset, expected):
