@@ -3,8 +3,13 @@
 An evaluation is one loss+gradient computation; its two choices are the backward pass (the
 hand-written `lean_vgg` one, or TensorFlow's autodiff through the Keras model) and whether XLA
 compiles it. Per device type, the fastest measured at 512 px with VGG19 (one evaluation):
-- CPU (2 cores, this project's reference machine; docs/benchmark.json): lean 2.88 s, lean + XLA
-  2.87 s (more memory and a compile), autodiff + XLA 3.09 s.
+- CPU, 2 cores: on the host of the earlier benchmarks (docs/benchmark.json, matmul peak 176
+  GFLOP/s) lean 2.88 s, lean + XLA 2.87 s, autodiff + XLA 3.09 s; on a faster host of the same
+  machine kind (AVX-512, peak 304 GFLOP/s; docs/benchmark_paths_cpu.json, 2026-11-23)
+  autodiff 1.60 s, lean + XLA 1.64 s, autodiff + XLA 1.74 s, lean 1.90 s. The hosts disagree
+  by 10-15 %; memory (measured on the second) favours lean clearly: 1024 px peaks 2.9 GB,
+  autodiff 3.6, lean + XLA 4.4, autodiff + XLA 7.0 (`memory.ACTIVATION_FACTORS`). So the CPU
+  keeps lean.
 - NVIDIA H100 (issue 11's figures, TensorFlow 2.21, TF32): autodiff + XLA 4.8 ms; lean + XLA
   10 ms; lean 14 ms; autodiff 18 ms (not yet re-measured by this project: `scripts/benchmark.py`
   prints all four on a GPU, and GPU_EVALUATION follows its fastest).
