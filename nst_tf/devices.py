@@ -13,7 +13,10 @@ compiles it. Per device type, the fastest measured at 512 px with VGG19 (one eva
 - NVIDIA H100 (issue 11's figures, TensorFlow 2.21, TF32): autodiff + XLA 4.8 ms; lean + XLA
   10 ms; lean 14 ms; autodiff 18 ms (not yet re-measured by this project: `scripts/benchmark.py`
   prints all four on a GPU, and GPU_EVALUATION follows its fastest).
-Non-VGG backbones have no lean pass: autodiff (with XLA on a GPU).
+Non-VGG backbones have no lean pass: autodiff (with XLA on a GPU). There is no channels-first
+(NCHW) path: on a GPU TensorFlow's graph optimiser (Grappler's layout pass) and XLA pick the
+convolutions' layouts themselves; `scripts/benchmark.py --paths autodiff_nchw,autodiff_nchw_xla`
+measures an explicit NCHW model (same loss and gradient) should a GPU show otherwise.
 """
 
 from __future__ import annotations

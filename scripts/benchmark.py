@@ -7,7 +7,8 @@ approach and PyTorch.
 For each size (square images, VGG19 with random weights: speed does not depend on them) it
 times, in this one process and after a warm-up, the median of `--repeats` evaluations of
 - each `--paths` entry, EVALUATION[:PRECISION] (`--evaluation`, `--precision`; default auto,
-  lean, lean_xla, autodiff, autodiff_xla and autodiff_xla:mixed, in tf32 where the GPU has it):
+  lean, lean_xla, autodiff, autodiff_xla and autodiff_xla:mixed, in tf32 where the GPU has it;
+  also autodiff_nchw and autodiff_nchw_xla, the Keras model in channels-first layout):
   through the Evaluator, as SciPy's L-BFGS-B calls it (float64 in and out), and the loss
   function alone on an image already on the device; on a GPU also each path's peak GPU memory
   (TensorFlow's allocator);
@@ -78,9 +79,15 @@ def evaluation_seconds(size: int, repeats: int, path: str) -> dict:
     and of the loss function alone on an image already on the device (the result fetched, so
     the time includes the work), and on a GPU the peak GPU memory of those calls."""
     evaluation, _, precision = path.partition(":")
-    config = CONFIG.replace(evaluation=evaluation, precision=precision or CONFIG.precision)
+    channels_first = evaluation.startswith("autodiff_nchw")
+    config = CONFIG.replace(
+        evaluation=evaluation.replace("_nchw", ""), precision=precision or CONFIG.precision
+    )
     with precision_scope(config.precision):
-        function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
+        if channels_first:
+            function = channels_first_evaluator(config, size)
+        else:
+            function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
         x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
         image = tf.constant(x.reshape(1, size, size, 3), tf.float32)
         reset_gpu_peak()
@@ -88,6 +95,44 @@ def evaluation_seconds(size: int, repeats: int, path: str) -> dict:
         device_s = median_seconds(lambda: float(function.loss_function(image)[0]), repeats)
     return {"evaluator_s": round(evaluator_s, 4), "device_s": round(device_s, 4),
             "gpu_peak_mib": gpu_peak_mib()}  # fmt: skip
+
+
+class ChannelsFirstFeatures:
+    """The config's VGG19 feature model computing in channels-first layout (NCHW: cuDNN's
+    native one for float32): the image is transposed in and each output back out, so the
+    losses see NHWC as usual. A benchmark-only path ("autodiff_nchw[_xla]"), to measure
+    whether the layout matters where TensorFlow computes."""
+
+    dtype = tf.float32
+
+    def __init__(self, config: StyleConfig):
+        backbone = features.load_backbone("vgg19", "none")
+        names = models.loss_spec(config).feature_layers
+        layers = [layer.name for layer in backbone.layers]
+        deepest = max(layers.index(name) for name in names)
+        x = image = keras.Input((3, None, None))
+        outputs = {}
+        for layer in backbone.layers[1 : deepest + 1]:
+            settings = layer.get_config()
+            settings["data_format"] = "channels_first"
+            copy = layer.__class__.from_config(settings)
+            x = outputs[layer.name] = copy(x)
+            copy.set_weights(layer.get_weights())
+        self.model = keras.Model(image, [outputs[name] for name in names])
+
+    def __call__(self, image, training=False):
+        outputs = self.model(tf.transpose(image, [0, 3, 1, 2]), training=training)
+        return [tf.transpose(output, [0, 2, 3, 1]) for output in outputs]
+
+
+def channels_first_evaluator(config: StyleConfig, size: int):
+    model, spec = ChannelsFirstFeatures(config), models.loss_spec(config)
+    content = preprocess.rgb_to_vgg(random_rgb(size, 0))
+    styles = [(preprocess.rgb_to_vgg(random_rgb(size, 1)), 1.0)]
+    targets = evaluator.compute_targets(model, spec, content, styles)
+    xla = config.evaluation.endswith("_xla")
+    function = evaluator.make_loss_and_gradient(model, spec, targets, size, size, xla)
+    return evaluator.Evaluator(function, size, size)
 
 
 def reset_gpu_peak() -> None:
