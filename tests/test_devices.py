@@ -70,10 +70,10 @@ def test_workspace_keeps_one_model_per_backward_pass_and_precision():
     workspace = models.Workspace()
     base = StyleConfig(weights="none", backbone="vgg16", content_layers=("block2_conv1",),
                        style_layers=("block1_conv1",))  # fmt: skip
-    first = workspace.feature_model(base)
-    assert workspace.feature_model(base.replace(evaluation="lean")) is first  # auto: lean here
+    first = workspace.feature_model(base.replace(evaluation="lean"))
+    assert workspace.feature_model(base.replace(evaluation="lean_xla")) is first  # same model
     assert workspace.feature_model(base.replace(evaluation="autodiff")) is not first
-    assert workspace.feature_model(base.replace(precision="mixed")) is not first
+    assert workspace.feature_model(base.replace(evaluation="lean", precision="mixed")) is not first
     assert workspace.builds == 3
 
 
