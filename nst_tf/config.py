@@ -1,8 +1,10 @@
-"""The one home of every setting and its default.
+"""The library's settings: everything that shapes a stylised image, with its default.
 
-`StyleConfig` is frozen; the CLI (`nst_tf.run`) derives its flags from these fields and
-`configs/default.cfg` repeats these defaults (a test keeps the three in sync). Paths are plain
-strings, used only by the CLI; `stylize()` reads the algorithm fields.
+`StyleConfig` is frozen and holds no file names of inputs or outputs and no run control: a
+notebook passes arrays to `stylize()` with one of these. The command line's own settings (input
+and output paths, logging, checkpoints) are `nst_tf.cli.run_config.RunConfig`; the flags are
+derived from both dataclasses and `configs/default.cfg` repeats both sets of defaults (a test
+keeps the three in sync).
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
 PRECISIONS = ("float32", "tf32", "mixed")
 EVALUATIONS = ("auto", "lean", "lean_xla", "autodiff", "autodiff_xla")
 LEAN_BACKBONES = ("vgg19", "vgg16")
-# Fields that steer a run without changing its result: they may differ on --resume.
-RUN_CONTROL_FIELDS = ("log_every", "save_every", "checkpoint_every", "resume")
 INITS = ("content", "noise", "style")
 WEIGHT_SOURCES = ("imagenet", "none", "hed")
 
@@ -49,20 +49,13 @@ def _help(text: str) -> dict:
 
 @dataclass(frozen=True)
 class StyleConfig:
-    """Every setting of a style-transfer run. Weights are dimensionless multipliers."""
+    """Every setting that shapes the result of `stylize`. Weights are dimensionless
+    multipliers; sizes are pixels. `weights` and `init` may name files (a weights file, a start
+    image): the library reads the weights file itself; a start image is passed as pixels."""
 
-    content: str = field(default="images/tubingen.jpg", metadata=_help("Content image path."))
-    style: str = field(
-        default="images/starry_night.jpg",
-        metadata=_help("Style image path, or several separated by commas (their styles blend)."),
-    )
     style_blend_weights: tuple[float, ...] = field(
         default=(),
         metadata=_help("One weight per style image (normalised to sum 1); empty means equal."),
-    )
-    output: str = field(
-        default="outputs/tubingen_starry_night.png",
-        metadata=_help("Output image path (.png/.jpg/...); a .json run record goes next to it."),
     )
     backbone: str = field(
         default="vgg19",
@@ -164,22 +157,6 @@ class StyleConfig:
         default="content", metadata=_help("Start image: content, noise, style or an image path.")
     )
     seed: int = field(default=0, metadata=_help("Seed for noise init and random weights."))
-    log_every: int = field(default=10, metadata=_help("Log progress every N iterations."))
-    save_every: int = field(
-        default=0, metadata=_help("Save an intermediate image every N iterations (0: never).")
-    )
-    tensorboard_dir: str = field(
-        default="",
-        metadata=_help("Write TensorBoard summaries (losses, gradient norm, images) here."),
-    )
-    checkpoint_every: int = field(
-        default=10,
-        metadata=_help("Write a resumable checkpoint every N iterations (0: only on interrupt)."),
-    )
-    resume: bool = field(
-        default=False,
-        metadata=_help("Continue an interrupted run of the same config from its checkpoint."),
-    )
 
     @property
     def effective_content_layers(self) -> tuple[str, ...]:
@@ -196,9 +173,10 @@ class StyleConfig:
         return self.style_layers
 
     @property
-    def style_paths(self) -> tuple[str, ...]:
-        """The style image paths (--style split at commas)."""
-        return tuple(path.strip() for path in self.style.split(",") if path.strip())
+    def feature_layers(self) -> tuple[str, ...]:
+        """Content and style layers without repeats, in that order: the feature model's
+        outputs."""
+        return tuple(dict.fromkeys(self.effective_content_layers + self.effective_style_layers))
 
     @property
     def weights_path(self) -> str | None:
@@ -229,8 +207,7 @@ class StyleConfig:
         """Check every field; raise ValueError naming the offending flag. Returns self."""
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             _require(getattr(self, name) > 0, name, "must be a positive integer")
-        for name in ("max_evaluations", "log_every", "save_every", "checkpoint_every"):
-            _require(getattr(self, name) >= 0, name, "must be zero or positive")
+        _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")
         _require(
@@ -267,17 +244,27 @@ class StyleConfig:
             "style_layer_weights",
             "style layer",
         )
-        _check_weights_list(
-            self.style_blend_weights, len(self.style_paths), "style_blend_weights", "style image"
-        )
-        for name in ("content", "style", "output", "weights", "init"):
+        _check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
+        for name in ("weights", "init"):
             _require(bool(getattr(self, name).strip()), name, "must not be empty")
         return self
 
+    def blend_weights(self, style_count: int) -> tuple[float, ...]:
+        """Per-style blend weights summing to 1 for `style_count` style images (equal when none
+        were given); ValueError when the count differs from the weights given."""
+        weights = self.style_blend_weights or (1.0,) * style_count
+        _check_weights_list(weights, style_count, "style_blend_weights", "style image")
+        return _normalized(weights)
 
-def _check_weights_list(weights: tuple, expected: int, flag: str, per: str) -> None:
+
+def _check_weights_list(weights: tuple, expected: int | None, flag: str, per: str) -> None:
+    """`expected` None: any number of weights (the count is checked where it is known)."""
     if weights:
-        _require(len(weights) == expected, flag, f"needs {expected} values, one per {per}")
+        _require(
+            expected is None or len(weights) == expected,
+            flag,
+            f"needs {expected} values, one per {per}",
+        )
         _require(all(_positive(w) for w in weights), flag, "must all be positive finite numbers")
 
 

@@ -21,7 +21,7 @@ measures an explicit NCHW model (same loss and gradient) should a GPU show other
 
 from __future__ import annotations
 
-from nst_tf.config import LEAN_BACKBONES
+from nst_tf.config import LEAN_BACKBONES, StyleConfig
 
 CPU_EVALUATION = "lean"
 GPU_EVALUATION = "autodiff_xla"
@@ -34,6 +34,13 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def device_names() -> tuple[str, ...]:
+    """The logical devices TensorFlow computes on (a GPU appears here when it sees one)."""
+    import tensorflow as tf
+
+    return tuple(device.name for device in tf.config.list_logical_devices())
+
+
 def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
     """The evaluation that runs: `evaluation` itself unless "auto", which becomes the fastest
     for the device (see the module doc), autodiff for backbones without a lean pass."""
@@ -43,6 +50,11 @@ def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
     if backbone not in LEAN_BACKBONES:
         chosen = chosen.replace("lean", "autodiff")
     return chosen
+
+
+def evaluation_for(config: StyleConfig) -> str:
+    """The evaluation that runs for `config` on this machine (`resolve_evaluation`)."""
+    return resolve_evaluation(config.evaluation, config.backbone, gpu_visible())
 
 
 def uses_lean_backward(evaluation: str) -> bool:

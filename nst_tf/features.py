@@ -13,8 +13,6 @@ import warnings
 import keras
 import numpy as np
 
-from nst_tf import lean_vgg
-
 _CONSTRUCTORS = {
     "vgg19": keras.applications.VGG19,
     "vgg16": keras.applications.VGG16,
@@ -160,18 +158,9 @@ def feature_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
 
-def build_feature_model(
-    backbone_model: keras.Model, layer_names: list[str], lean: bool = True, mixed: bool = False
-):
-    """A callable image (1, H, W, 3) float32 -> list of the named layers' outputs, in the order
-    given; nothing after the deepest named layer is computed.
-
-    lean: `lean_vgg.LeanVGGFeatures` (same values, a faster and leaner backward pass on the
-    CPU); VGG backbones only (ValueError otherwise). Else a Keras model from the backbone input
-    to those outputs, differentiated by TensorFlow. mixed: the network computes in float16 (its
-    outputs are float16; `evaluator` casts them and scales the gradient). Raises ValueError
-    listing the valid names for an unknown layer.
-    """
+def check_layer_names(backbone_model: keras.Model, layer_names: list[str]) -> None:
+    """ValueError listing the valid names if one of `layer_names` is not a feature layer of the
+    backbone."""
     valid = feature_layer_names(backbone_model)
     unknown = [name for name in layer_names if name not in valid]
     if unknown:
@@ -179,14 +168,16 @@ def build_feature_model(
             f"unknown layer {', '.join(unknown)} for {backbone_model.name}; "
             f"valid layers: {', '.join(valid)}"
         )
-    if lean:
-        if not lean_vgg.is_plain_vgg(backbone_model):
-            raise ValueError(
-                f"the lean backward pass needs a VGG backbone, not {backbone_model.name}"
-            )
-        return lean_vgg.LeanVGGFeatures(
-            backbone_model, layer_names, "float16" if mixed else "float32"
-        )
+
+
+def build_feature_model(
+    backbone_model: keras.Model, layer_names: list[str], mixed: bool = False
+) -> keras.Model:
+    """A Keras model image (1, H, W, 3) float32 -> list of the named layers' outputs, in the
+    order given, differentiated by TensorFlow; nothing after the deepest named layer is
+    computed. mixed: the network computes in float16 (its outputs are float16; the loss
+    function casts them and scales the gradient). ValueError for an unknown layer."""
+    check_layer_names(backbone_model, layer_names)
     if mixed:
         backbone_model = with_dtype_policy(backbone_model, "mixed_float16")
     outputs = [backbone_model.get_layer(name).output for name in layer_names]

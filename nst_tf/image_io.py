@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -103,7 +105,11 @@ def resize_exact(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def check_min_side(rgb: np.ndarray, what: str) -> None:
     """Raise ImageError if either side is under MIN_SIDE pixels (VGG needs room to pool)."""
-    height, width = rgb.shape[:2]
+    check_min_size(*rgb.shape[:2], what)
+
+
+def check_min_size(height: int, width: int, what: str) -> None:
+    """Raise ImageError if height or width is under MIN_SIDE pixels."""
     if min(height, width) < MIN_SIDE:
         raise ImageError(
             f"{what} is {width}x{height} after resizing; each side needs at least {MIN_SIDE} px "
@@ -127,7 +133,7 @@ def save_image(path: str, rgb: np.ndarray) -> None:
     write_atomically(path, lambda handle: image.save(handle, format=image_format))
 
 
-def write_atomically(path: str, write) -> None:
+def write_atomically(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Call `write(binary_file)` on a temporary file beside `path`, then rename it into place.
 
     A crash at any moment leaves either the old complete file or the new one, never a part.

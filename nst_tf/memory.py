@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nst_tf.config import StyleConfig
@@ -96,7 +97,7 @@ def estimate_gpu_bytes(config: StyleConfig, height: int, width: int) -> int:
     )
 
 
-def gpu_memory(run=subprocess.run) -> GpuMemory | None:
+def gpu_memory(run: Callable = subprocess.run) -> GpuMemory | None:
     """The first GPU's name and the memory left to this process, from `nvidia-smi` (total less
     the other processes' use, so memory TensorFlow already reserved here still counts as
     available); None without nvidia-smi or on unexpected output."""

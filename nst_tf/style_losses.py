@@ -18,12 +18,30 @@ image being optimised with it.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import tensorflow as tf
 
 from nst_tf.losses import feature_matrix, gram_matrix, style_layer_loss
 
 EIGENVALUE_FLOOR = 1e-8
+
+
+Statistics = tuple[tf.Tensor, ...]
+
+
+class StyleStatistic(Protocol):
+    """What every style loss offers. `features`: (1, H, W, N) or (H, W, N) float32."""
+
+    def describe(self, features: tf.Tensor) -> Statistics:
+        """Size-independent statistics of one image's features (blendable by averaging)."""
+
+    def prepare(self, statistics: Statistics) -> Statistics:
+        """The loss's target from (blended) statistics, computed once per run."""
+
+    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+        """The scalar loss E of `features` against the prepared target."""
 
 
 def _mean_and_centered(features):
@@ -37,26 +55,36 @@ def _positions(features) -> tf.Tensor:
 
 
 class GramStyle:
-    def describe(self, features):
+    """Gatys et al.: the Gram matrix per position against the style's."""
+
+    def describe(self, features: tf.Tensor) -> Statistics:
+        """(Gram / M,): (N, N)."""
         return (gram_matrix(features) / _positions(features),)
 
-    def prepare(self, statistics):
+    def prepare(self, statistics: Statistics) -> Statistics:
+        """The statistics themselves."""
         return statistics
 
-    def loss(self, features, prepared):
+    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+        """Gatys et al.'s E against the target Gram rescaled to this image's M."""
         (gram_per_position,) = prepared
         return style_layer_loss(features, gram_per_position * _positions(features))
 
 
 class MeanStdStyle:
-    def describe(self, features):
+    """Li et al. 2017: per-channel mean and standard deviation."""
+
+    def describe(self, features: tf.Tensor) -> Statistics:
+        """(mean (N,), standard deviation (N,)) over positions."""
         _, mean, centered = _mean_and_centered(features)
         return mean, tf.sqrt(tf.reduce_mean(tf.square(centered), axis=0) + 1e-8)
 
-    def prepare(self, statistics):
+    def prepare(self, statistics: Statistics) -> Statistics:
+        """The statistics themselves."""
         return statistics
 
-    def loss(self, features, prepared):
+    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+        """Squared differences of means and deviations, summed, divided by N."""
         target_mean, target_std = prepared
         mean, std = self.describe(features)
         channels = tf.cast(tf.shape(mean)[0], tf.float32)
@@ -67,16 +95,21 @@ class MeanStdStyle:
 
 
 class GaussianW2Style:
-    def describe(self, features):
+    """Squared 2-Wasserstein distance between fitted Gaussians."""
+
+    def describe(self, features: tf.Tensor) -> Statistics:
+        """(mean (N,), covariance (N, N)) over positions."""
         _, mean, centered = _mean_and_centered(features)
         covariance = tf.matmul(centered, centered, transpose_a=True) / _positions(features)
         return mean, covariance
 
-    def prepare(self, statistics):
+    def prepare(self, statistics: Statistics) -> Statistics:
+        """(mean, symmetric square root of the covariance, its trace)."""
         mean, covariance = statistics
         return mean, symmetric_sqrt(covariance), tf.linalg.trace(covariance)
 
-    def loss(self, features, prepared):
+    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+        """The module doc's W2 distance divided by N."""
         target_mean, target_sqrt, target_trace = prepared
         mean, covariance = self.describe(features)
         middle = tf.matmul(tf.matmul(target_sqrt, covariance), target_sqrt)
@@ -99,7 +132,11 @@ def symmetric_sqrt(matrix: tf.Tensor) -> tf.Tensor:
     return tf.matmul(vectors * roots, vectors, transpose_b=True)
 
 
-STYLE_LOSSES = {"gram": GramStyle(), "mean_std": MeanStdStyle(), "gaussian_w2": GaussianW2Style()}
+STYLE_LOSSES: dict[str, StyleStatistic] = {
+    "gram": GramStyle(),
+    "mean_std": MeanStdStyle(),
+    "gaussian_w2": GaussianW2Style(),
+}
 
 
 def blend(descriptions: list[tuple], weights: list[float]) -> tuple:

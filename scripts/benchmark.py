@@ -48,9 +48,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import StyleConfig, evaluator, features, losses, models, preprocess  # noqa: E402
+from nst_tf import StyleConfig, devices, features, losses, preprocess  # noqa: E402
+from nst_tf.evaluation import evaluator  # noqa: E402
+from nst_tf.evaluation.loss_function import LossFunction  # noqa: E402
+from nst_tf.evaluation.spec import loss_spec  # noqa: E402
+from nst_tf.evaluation.targets import compute_targets  # noqa: E402
 from nst_tf.memory import layer_sizes  # noqa: E402
-from nst_tf.pipeline import build_evaluator, stylize  # noqa: E402
+from nst_tf.pipeline import evaluator_for, stylize  # noqa: E402
 from nst_tf.precision import precision_scope  # noqa: E402
 from scripts.measure_memory import peak_rss_of_child  # noqa: E402
 from scripts.torch_baseline import torch_evaluation  # noqa: E402
@@ -87,7 +91,7 @@ def evaluation_seconds(size: int, repeats: int, path: str) -> dict:
         if channels_first:
             function = channels_first_evaluator(config, size)
         else:
-            function = build_evaluator(config, random_rgb(size, 0), [random_rgb(size, 1)])
+            function = evaluator_for(config, random_rgb(size, 0), [random_rgb(size, 1)])
         x = preprocess.rgb_to_vgg(random_rgb(size, 2)).astype(np.float64).ravel()
         image = tf.constant(x.reshape(1, size, size, 3), tf.float32)
         reset_gpu_peak()
@@ -107,7 +111,7 @@ class ChannelsFirstFeatures:
 
     def __init__(self, config: StyleConfig):
         backbone = features.load_backbone("vgg19", "none")
-        names = models.loss_spec(config).feature_layers
+        names = loss_spec(config).feature_layers
         layers = [layer.name for layer in backbone.layers]
         deepest = max(layers.index(name) for name in names)
         x = image = keras.Input((3, None, None))
@@ -126,12 +130,12 @@ class ChannelsFirstFeatures:
 
 
 def channels_first_evaluator(config: StyleConfig, size: int):
-    model, spec = ChannelsFirstFeatures(config), models.loss_spec(config)
+    model, spec = ChannelsFirstFeatures(config), loss_spec(config)
     content = preprocess.rgb_to_vgg(random_rgb(size, 0))
     styles = [(preprocess.rgb_to_vgg(random_rgb(size, 1)), 1.0)]
-    targets = evaluator.compute_targets(model, spec, content, styles)
+    targets = compute_targets(model, spec, content, styles)
     xla = config.evaluation.endswith("_xla")
-    function = evaluator.make_loss_and_gradient(model, spec, targets, size, size, xla)
+    function = LossFunction(model, spec, targets, size, size, xla)
     return evaluator.Evaluator(function, size, size)
 
 
@@ -291,7 +295,7 @@ def run_seconds_and_outside_share(size: int, iterations: int = 10) -> dict:
 
 def auto_evaluation() -> str:
     """What --evaluation=auto runs here."""
-    return models.evaluation(CONFIG)
+    return devices.evaluation_for(CONFIG)
 
 
 def device_name() -> str:
@@ -310,8 +314,7 @@ def loop_seconds(size: int, iterations: int) -> dict:
     optimiser's tracing included) and its final total loss, after a warm-up run."""
     results = {}
     for optimizer in ("lbfgs", "lbfgs_tf"):
-        config = CONFIG.replace(max_size=size, iterations=iterations, optimizer=optimizer,
-                                log_every=0, checkpoint_every=0)  # fmt: skip
+        config = CONFIG.replace(max_size=size, iterations=iterations, optimizer=optimizer)
         stylize(random_rgb(size, 0), random_rgb(size, 1), config.replace(iterations=2))
         result = stylize(random_rgb(size, 0), random_rgb(size, 1), config)
         last = result.history[-1]

@@ -30,8 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from nst_tf import StyleConfig, image_io, multiscale, stylize  # noqa: E402
-from nst_tf.models import build_feature_model  # noqa: E402
 from nst_tf.optim import StopRequested  # noqa: E402
+from nst_tf.workspace import Workspace  # noqa: E402
 
 OFFLINE = StyleConfig(backbone="vgg16", weights="hed")
 CHECKPOINTS = (10, 25, 50, 100, 200, 250, 400, 500, 750, 1000)
@@ -106,11 +106,11 @@ def coarse_then_long_final_scale(content, style, config, trace, args):
         scales=config.scales - 1,
         iterations=sum(budgets[:-1]),
     )
-    model = build_feature_model(config)  # once for all scales, as `stylize` does
-    coarse = stylize(content, style, coarse_config, trace, feature_model=model)
+    workspace = Workspace()  # one backbone for all scales, as `stylize` does
+    coarse = stylize(content, style, coarse_config, trace, workspace=workspace)
     final_config = config.replace(scales=1, iterations=args.final_scale_iterations)
     return stylize(
-        content, style, final_config, trace, init_rgb=coarse.image_rgb, feature_model=model
+        content, style, final_config, trace, init_rgb=coarse.image_rgb, workspace=workspace
     )
 
 

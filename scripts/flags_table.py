@@ -1,5 +1,5 @@
-"""The README's flag tables, made from StyleConfig (every run flag) and SweepConfig (the sweep's
-own flags).
+"""The README's flag tables, made from StyleConfig and RunConfig (every run flag) and
+SweepConfig (the sweep's own flags).
 
 `python scripts/flags_table.py` prints them; `--write` replaces them in README.md (between the
 `flags:start`/`flags:end` and `sweep-flags:start`/`sweep-flags:end` markers).
@@ -12,16 +12,19 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from nst_tf.cli.run_config import RunConfig  # noqa: E402
 from nst_tf.config import StyleConfig  # noqa: E402
 from nst_tf.sweep.config import SweepConfig  # noqa: E402
 
-TABLES = {"flags": StyleConfig, "sweep-flags": SweepConfig}
+TABLES = {"flags": (StyleConfig, RunConfig), "sweep-flags": (SweepConfig,)}
 
 
-def flags_table(config_class=StyleConfig) -> str:
-    """A markdown table of `config_class`'s fields: flag, default, meaning."""
+def flags_table(*config_classes: type) -> str:
+    """A markdown table of the fields of `config_classes` (default: a run's, StyleConfig then
+    RunConfig): flag, default, meaning."""
     rows = ["| flag | default | meaning |", "| --- | --- | --- |"]
-    for spec in dataclasses.fields(config_class):
+    specs = [spec for cls in config_classes or TABLES["flags"] for spec in dataclasses.fields(cls)]
+    for spec in specs:
         default = spec.default
         if isinstance(default, tuple):
             default = ",".join(str(value) for value in default) or "(empty)"
@@ -33,10 +36,10 @@ def write_into_readme(path: str) -> None:
     """Replace the text between each pair of markers of `path` with the current table."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    for marker, config_class in TABLES.items():
+    for marker, config_classes in TABLES.items():
         head, _, rest = text.partition(f"<!-- {marker}:start -->\n")
         _, _, tail = rest.partition(f"<!-- {marker}:end -->")
-        table = flags_table(config_class)
+        table = flags_table(*config_classes)
         text = f"{head}<!-- {marker}:start -->\n{table}\n<!-- {marker}:end -->{tail}"
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -46,5 +49,5 @@ if __name__ == "__main__":
     if "--write" in sys.argv[1:]:
         write_into_readme(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md"))
     else:
-        for config_class in TABLES.values():
-            print(flags_table(config_class), end="\n\n")
+        for config_classes in TABLES.values():
+            print(flags_table(*config_classes), end="\n\n")

@@ -1,6 +1,11 @@
+"""Shared fixtures and helpers: sample images, the command line run as a process or in this
+process, and the test session's float32 setting."""
+
+import dataclasses
 import os
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,17 +42,68 @@ def make_image(tmp_path):
     return make
 
 
-def run_cli(*args, cwd=REPO, timeout=300):
-    """Run `python -m nst_tf.run` with the default flagfile and return the CompletedProcess.
+def cli_command(*args, module="nst_tf.run", flagfile="configs/default.cfg"):
+    """`python -m <module> --flagfile=<flagfile> --evaluation=lean <args>`: the lean evaluation
+    without XLA on any device unless a test asks for another (on a GPU auto would pick XLA,
+    and compiling each small test shape costs more than it saves)."""
+    head = [sys.executable, "-m", module]
+    head += [f"--flagfile={flagfile}"] if flagfile else []
+    return [*head, "--evaluation=lean", *args]
 
-    The lean evaluation without XLA on any device unless a test asks for another (on a GPU
-    auto would pick XLA, and compiling each small test shape costs more than it saves)."""
-    command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg",
-               "--evaluation=lean", *args]  # fmt: skip
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+
+def cli_env(**extra):
+    """The environment of a command-line test process: nst_tf from this checkout, quiet
+    TensorFlow."""
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, **extra)
+
+
+def run_cli(*args, cwd=REPO, timeout=300, module="nst_tf.run"):
+    """Run the command line to the end; returns the CompletedProcess (text output)."""
+    return subprocess.run(cli_command(*args, module=module), cwd=cwd, env=cli_env(),
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def start_cli(*args):
+    """Start `python -m nst_tf.run` in the background, stderr piped (see wait_for_line)."""
+    return subprocess.Popen(
+        cli_command(*args),
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+
+
+def wait_for_line(process, fragment, timeout=120):
+    """Read stderr until a line contains `fragment`; return everything read."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if fragment in line:
+            return "".join(seen)
+    raise AssertionError(f"never saw {fragment!r}:\n{''.join(seen)}")
+
+
+def split_settings(**fields):
+    """(StyleConfig, RunConfig) from keyword fields of either dataclass."""
+    from nst_tf.cli.run_config import RunConfig
+    from nst_tf.config import StyleConfig
+
+    run_names = {spec.name for spec in dataclasses.fields(RunConfig)}
+    style = StyleConfig(**{k: v for k, v in fields.items() if k not in run_names})
+    run = RunConfig(**{k: v for k, v in fields.items() if k in run_names})
+    return style, run
+
+
+def run_in_process(**fields):
+    """The command line's run of these settings in this process; returns the exit status."""
+    from nst_tf.cli.main import run_files
+
+    return run_files(*split_settings(**fields))
 
 
 # CI runs the property-based tests on a fixed seed, so a red run can be repeated.

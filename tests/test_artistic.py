@@ -10,7 +10,8 @@ import tensorflow as tf
 from PIL import Image
 
 from nst_tf import colors, features, style_losses
-from nst_tf.evaluator import LossSpec, compute_targets
+from nst_tf.evaluation.spec import LossSpec
+from nst_tf.evaluation.targets import compute_targets
 from nst_tf.optim import minimize_adam
 from tests.conftest import run_cli
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from nst_tf import memory
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_in_process
 
 
 def assert_clean_error(process, *fragments):
@@ -55,6 +55,16 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     ]
 
 
+def test_the_outputs_folder_is_created(tmp_path, make_image, capsys):
+    output = tmp_path / "new" / "deeper" / "out.png"
+    status = run_in_process(
+        content=make_image("c.png", 64, 48), style=make_image("s.png"), output=str(output),
+        weights="none", max_size=48, iterations=1,
+    )  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+    assert Image.open(output).size == (48, 36) and (output.parent / "out.json").exists()
+
+
 @pytest.fixture
 def pair(tmp_path, make_image):
     return (
@@ -75,8 +85,7 @@ def test_output_may_not_overwrite_an_input(pair):
 
 
 def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
-    from nst_tf import evaluator, run
-    from nst_tf.config import StyleConfig
+    from nst_tf.evaluation import evaluator
 
     content, style, output = pair
     real_call, calls = evaluator.Evaluator.__call__, []
@@ -87,15 +96,10 @@ def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
         return (float("nan"), gradient) if len(calls) > 4 else (loss, gradient)
 
     monkeypatch.setattr(evaluator.Evaluator, "__call__", failing_call)
-    config = StyleConfig(
-        content=content,
-        style=style,
-        output=output,
-        weights="none",
-        max_size=48,
-        iterations=20,
+    status = run_in_process(
+        content=content, style=style, output=output, weights="none", max_size=48, iterations=20
     )
-    assert run.run_or_fail(config) == 1
+    assert status == 1
     assert "non-finite" in capsys.readouterr().err
     Image.open(output).load()
     record = json.load(open(output[:-4] + ".json"))

@@ -6,8 +6,9 @@ import json
 import keras
 import pytest
 
-from nst_tf import devices, lean_vgg, models
+from nst_tf import devices, workspace
 from nst_tf.config import StyleConfig
+from nst_tf.evaluation import lean_vgg
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def test_the_feature_model_follows_evaluation_and_precision(evaluation, precisio
     config = StyleConfig(weights="none", backbone="vgg16", evaluation=evaluation,
                          precision=precision, content_layers=("block2_conv1",),
                          style_layers=("block1_conv1",))  # fmt: skip
-    model = models.build_feature_model(config)
+    model = workspace.build_feature_model(config)
     assert isinstance(model, kind)
     import tensorflow as tf
 
@@ -67,14 +68,14 @@ def test_the_feature_model_follows_evaluation_and_precision(evaluation, precisio
 
 
 def test_workspace_keeps_one_model_per_backward_pass_and_precision():
-    workspace = models.Workspace()
+    kept = workspace.Workspace()
     base = StyleConfig(weights="none", backbone="vgg16", content_layers=("block2_conv1",),
                        style_layers=("block1_conv1",))  # fmt: skip
-    first = workspace.feature_model(base.replace(evaluation="lean"))
-    assert workspace.feature_model(base.replace(evaluation="lean_xla")) is first  # same model
-    assert workspace.feature_model(base.replace(evaluation="autodiff")) is not first
-    assert workspace.feature_model(base.replace(evaluation="lean", precision="mixed")) is not first
-    assert workspace.builds == 3
+    first = kept.feature_model(base.replace(evaluation="lean"))
+    assert kept.feature_model(base.replace(evaluation="lean_xla")) is first  # same model
+    assert kept.feature_model(base.replace(evaluation="autodiff")) is not first
+    assert kept.feature_model(base.replace(evaluation="lean", precision="mixed")) is not first
+    assert kept.builds == 3
 
 
 def test_the_record_names_the_evaluation_and_precision_that_ran(tmp_path, make_image):

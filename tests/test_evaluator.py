@@ -7,7 +7,10 @@ import pytest
 import tensorflow as tf
 
 from nst_tf import features
-from nst_tf.evaluator import Evaluator, LossSpec, compute_targets, make_loss_and_gradient
+from nst_tf.evaluation.evaluator import Evaluator
+from nst_tf.evaluation.loss_function import LossFunction
+from nst_tf.evaluation.spec import LossSpec
+from nst_tf.evaluation.targets import compute_targets
 from tests.test_losses import (
     numpy_content_loss,
     numpy_gram,
@@ -34,7 +37,7 @@ def setup():
     content = rng.uniform(-100, 100, (SIZE, SIZE, 3)).astype(np.float32)
     style = rng.uniform(-100, 100, (24, 20, 3)).astype(np.float32)
     targets = compute_targets(model, SPEC, content, [(style, 1.0)])
-    function = make_loss_and_gradient(model, SPEC, targets, SIZE, SIZE)
+    function = LossFunction(model, SPEC, targets, SIZE, SIZE)
     return model, content, style, function
 
 
@@ -101,7 +104,7 @@ def test_loaded_targets_and_weights_give_a_fresh_functions_values_without_retrac
     rng = np.random.default_rng(11)
     other_content = rng.uniform(-100, 100, (SIZE, SIZE, 3)).astype(np.float32)
     other_targets = compute_targets(model, other_spec, other_content, [(content, 1.0)])
-    fresh = make_loss_and_gradient(model, other_spec, other_targets, SIZE, SIZE)
+    fresh = LossFunction(model, other_spec, other_targets, SIZE, SIZE)
     image = tf.constant(rng.uniform(-100, 100, (1, SIZE, SIZE, 3)).astype(np.float32))
     before = function(image)[0].numpy()
     function.load(other_spec, other_targets)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import features, lean_vgg, losses
+from nst_tf import features, losses
+from nst_tf.evaluation import lean_vgg
 from nst_tf.features import WeightsError
 
 
@@ -13,7 +14,7 @@ def random_vgg19():
 
 
 def test_feature_model_is_truncated_after_deepest_layer(random_vgg19):
-    model = features.build_feature_model(random_vgg19, ["block3_conv1", "block1_conv1"])
+    model = lean_vgg.LeanVGGFeatures(random_vgg19, ["block3_conv1", "block1_conv1"])
     names = model.computed_layers
     assert names[-1] == "block3_conv1" and "block3_conv2" not in names
     outputs = model(np.zeros((1, 32, 48, 3), np.float32))
@@ -77,8 +78,7 @@ def test_lean_vgg_matches_keras_values_and_input_gradient(pooling):
     backbone = features.load_backbone("vgg19", "none", seed=1, pooling=pooling)
     names = ["block5_conv2", "block1_conv1", "block1_conv2", "block3_conv1", "block4_conv4"]
     keras_model = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names])
-    lean_model = features.build_feature_model(backbone, names)
-    assert isinstance(lean_model, lean_vgg.LeanVGGFeatures)
+    lean_model = lean_vgg.LeanVGGFeatures(backbone, names)
     if pooling == "max":  # block2/3 conv+pool fused, block1/4 not (their convs are outputs)
         assert {"conv_max", "max"} <= {kind for _, kind, *_ in lean_model._steps}
     rng = np.random.default_rng(0)
@@ -109,7 +109,7 @@ def test_first_layer_loss_is_recomputed_with_the_same_values_and_gradient():
     (forward and recomputation) where the plain graph does it once."""
     backbone = features.load_backbone("vgg19", "none", seed=1)
     names = ["block1_conv1", "block2_conv1", "block3_conv1"]
-    model = features.build_feature_model(backbone, names)
+    model = lean_vgg.LeanVGGFeatures(backbone, names)
     assert model.first_layer == "block1_conv1"
     rng = np.random.default_rng(2)
     image = tf.constant(rng.normal(0, 60, (1, 37, 30, 3)).astype(np.float32))
@@ -155,15 +155,26 @@ def test_first_layer_loss_is_recomputed_with_the_same_values_and_gradient():
     assert image_convolutions(plain) == 1
     assert image_convolutions(recomputed) == 2
     with pytest.raises(ValueError, match="not a requested"):
-        features.build_feature_model(backbone, ["block2_conv1"]).outputs_with_first_layer_loss(
+        lean_vgg.LeanVGGFeatures(backbone, ["block2_conv1"]).outputs_with_first_layer_loss(
             image, first_loss
         )
 
 
 def test_lean_vgg_is_used_only_for_plain_vgg():
+    from nst_tf.config import StyleConfig
+    from nst_tf.workspace import build_feature_model
+
     resnet = features.load_backbone("resnet50", "none")
     assert not lean_vgg.is_plain_vgg(resnet)
-    model = features.build_feature_model(resnet, ["conv2_block1_out"], lean=False)
+    assert lean_vgg.is_plain_vgg(features.load_backbone("vgg16", "none"))
+    model = features.build_feature_model(resnet, ["conv2_block1_out"])
     assert isinstance(model, keras.Model)
+    unchecked = StyleConfig(
+        backbone="resnet50",
+        weights="none",
+        evaluation="lean",
+        content_layers=("conv2_block1_out",),
+        style_layers=("conv1_relu",),
+    )
     with pytest.raises(ValueError, match="lean backward pass needs a VGG backbone"):
-        features.build_feature_model(resnet, ["conv2_block1_out"], lean=True)
+        build_feature_model(unchecked)  # what StyleConfig.validate refuses first

@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from nst_tf import run
-from nst_tf.config import StyleConfig
 from nst_tf.image_io import ImageError, load_image
+from tests.conftest import run_in_process
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
 FORMATS = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WEBP"}
@@ -90,9 +89,8 @@ def test_one_iteration_run_is_clean(tmp_path, style_file, capsys, encoded):
     output = tmp_path / "out.png"
     if output.exists():
         output.unlink()
-    config = StyleConfig(content=str(content), style=style_file, output=str(output),
-                         weights="none", max_size=32, iterations=1)  # fmt: skip
-    status = run.run_or_fail(config)
+    status = run_in_process(content=str(content), style=style_file, output=str(output),
+                            weights="none", max_size=32, iterations=1)  # fmt: skip
     stderr = capsys.readouterr().err
     assert "Traceback" not in stderr
     if status == 0:

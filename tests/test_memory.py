@@ -1,7 +1,8 @@
 import pytest
 
-from nst_tf import memory, run
+from nst_tf import memory
 from nst_tf.config import StyleConfig
+from tests.conftest import run_in_process
 
 
 def test_activation_bytes_by_hand():
@@ -51,9 +52,9 @@ def test_refusal_suggests_a_size_that_fits():
 def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
     output = str(tmp_path / "out.png")
-    config = StyleConfig(content=make_image("c.png"), style=make_image("s.png", seed=1),
-                         output=output, weights="none", max_size=64)  # fmt: skip
-    assert run.run_or_fail(config) == 2
+    status = run_in_process(content=make_image("c.png"), style=make_image("s.png", seed=1),
+                            output=output, weights="none", max_size=64)  # fmt: skip
+    assert status == 2
     error = capsys.readouterr().err
     assert error.startswith("error: a 64x51 run needs about") and "try --max_size=" in error
 
@@ -64,18 +65,17 @@ def test_a_huge_max_size_is_refused_before_anything_is_resized(
     from nst_tf import image_io
 
     content, style = make_image("c.png", 451, 300), make_image("s.png", seed=1)
-    config = StyleConfig(content=content, style=style, output=str(tmp_path / "out.png"),
-                         weights="none", max_size=200000)  # fmt: skip
+    settings = dict(content=content, style=style, output=str(tmp_path / "out.png"),
+                    weights="none", max_size=200000)  # fmt: skip
     resized, real_resize = [], image_io.resize_exact
     monkeypatch.setattr(
         image_io, "resize_exact", lambda *args: resized.append(args[1:]) or real_resize(*args)
     )
-    assert run.run_or_fail(config) == 2
+    assert run_in_process(**settings) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: a 200000x133038 run needs about") and "try --max_size=" in error
     assert resized == []
-    big_style = config.replace(max_size=64, style_scale=3000.0)
-    assert run.run_or_fail(big_style) == 2
+    assert run_in_process(**{**settings, "max_size": 64, "style_scale": 3000.0}) == 2
     assert "needs about" in capsys.readouterr().err and resized == []
 
 

@@ -5,9 +5,9 @@ import pytest
 
 from nst_tf import StyleConfig, load_image, stylize
 from nst_tf.image_io import ImageError
-from nst_tf.models import Workspace
 from nst_tf.optim import StopRequested
-from nst_tf.pipeline import initial_image, prepare_images
+from nst_tf.pipeline import check_sizes, initial_image, resize_images
+from nst_tf.workspace import Workspace
 
 
 def gradient_image(height, width, seed=0):
@@ -21,8 +21,8 @@ def gradient_image(height, width, seed=0):
 
 def test_style_keeps_its_aspect_ratio_and_is_scaled():
     config = StyleConfig(max_size=64, style_scale=1.5)
-    content, (style,) = prepare_images(
-        np.zeros((300, 200, 3), np.uint8), [np.zeros((50, 100, 3), np.uint8)], config
+    content, (style,) = resize_images(
+        config, np.zeros((300, 200, 3), np.uint8), [np.zeros((50, 100, 3), np.uint8)]
     )
     assert content.shape == (64, 43, 3)
     assert style.shape == (48, 96, 3)
@@ -30,10 +30,10 @@ def test_style_keeps_its_aspect_ratio_and_is_scaled():
 
 def test_too_small_after_resizing_is_refused():
     with pytest.raises(ImageError, match="at least 32 px"):
-        prepare_images(
+        check_sizes(
+            StyleConfig(max_size=64),
             np.zeros((10, 500, 3), np.uint8),
             [np.zeros((64, 64, 3), np.uint8)],
-            StyleConfig(max_size=64),
         )
 
 
@@ -77,7 +77,7 @@ def test_pretrained_offline_run_lowers_style_loss_tenfold():
     assert result.iterations == 40 and result.evaluations >= 40
     assert first / last >= 10, (first, last)
     # the content survives: the result is still closer to the content than to a flat image
-    content_small, _ = prepare_images(content, [style], config)
+    content_small, _ = resize_images(config, content, [style])
     difference = np.abs(result.image_rgb.astype(float) - content_small).mean()
     assert difference < np.abs(content_small - content_small.mean((0, 1))).mean()
 

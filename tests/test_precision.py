@@ -5,12 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import evaluator, preprocess
+from nst_tf import precision, preprocess
 from nst_tf.config import StyleConfig
+from nst_tf.evaluation.loss_function import LossFunction
+from nst_tf.evaluation.spec import loss_spec
+from nst_tf.evaluation.targets import compute_targets
 from nst_tf.image_io import load_image, resize_long_side
-from nst_tf.models import build_feature_model, loss_spec
 from nst_tf.pipeline import stylize
 from nst_tf.precision import effective_precision, precision_scope
+from nst_tf.workspace import build_feature_model
 
 
 @pytest.mark.parametrize(
@@ -74,10 +77,10 @@ def loss_and_gradient(config, sample_pair, weight_factor=1.0):
         tv_weight=config.tv_weight * weight_factor,
     )
     model, spec = build_feature_model(config), loss_spec(config)
-    targets = evaluator.compute_targets(
+    targets = compute_targets(
         model, spec, preprocess.rgb_to_vgg(content), [(preprocess.rgb_to_vgg(style), 1.0)]
     )
-    function = evaluator.make_loss_and_gradient(model, spec, targets, *content.shape[:2])
+    function = LossFunction(model, spec, targets, *content.shape[:2])
     assert function.mixed == (config.precision == "mixed")
     total, gradient, _ = function(start)
     return float(total), gradient.numpy().ravel().astype(np.float64)
@@ -109,7 +112,9 @@ def test_mixed_gradient_is_scaled_so_tiny_losses_keep_it(sample_pair, monkeypatc
     _, full = loss_and_gradient(config, sample_pair)
     _, tiny = loss_and_gradient(config, sample_pair, weight_factor=1e-8)
     assert relative_error(tiny / 1e-8, full) < 1e-3
-    monkeypatch.setattr(evaluator, "gradient_scale", lambda gradients: tf.constant(1.0))
+    from nst_tf.evaluation import loss_function
+
+    monkeypatch.setattr(loss_function, "gradient_scale", lambda gradients: tf.constant(1.0))
     _, unscaled = loss_and_gradient(config, sample_pair, weight_factor=1e-8)
     assert relative_error(unscaled / 1e-8, full) > 0.5
 
@@ -117,13 +122,13 @@ def test_mixed_gradient_is_scaled_so_tiny_losses_keep_it(sample_pair, monkeypatc
 @pytest.mark.parametrize("largest", [1e-30, 3.7e-9, 1e-3, 1.0, 63.9, 64.0, 5e4])
 def test_gradient_scale_is_a_power_of_two_bringing_the_largest_to_32_64(largest):
     gradients = [tf.constant([0.5 * largest, -largest]), tf.constant([[0.25 * largest]])]
-    scale = float(evaluator.gradient_scale(gradients))
+    scale = float(precision.gradient_scale(gradients))
     assert np.log2(scale) == round(np.log2(scale))
     assert 32 <= largest * scale <= 64
 
 
 def test_gradient_scale_of_zero_gradients_is_one():
-    assert float(evaluator.gradient_scale([tf.zeros([3]), tf.zeros([2, 2])])) == 1.0
+    assert float(precision.gradient_scale([tf.zeros([3]), tf.zeros([2, 2])])) == 1.0
 
 
 def test_a_mixed_precision_run_ends_within_2_percent_of_float32(sample_pair):

@@ -3,37 +3,13 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO, run_cli
-
-
-def start_cli(*args):
-    command = [sys.executable, "-m", "nst_tf.run", "--flagfile=configs/default.cfg",
-               "--evaluation=lean", *args]  # fmt: skip
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    return subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-
-
-def wait_for_line(process, fragment, timeout=120):
-    """Read stderr until a line contains `fragment`; return everything read."""
-    seen, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if fragment in line:
-            return "".join(seen)
-    raise AssertionError(f"never saw {fragment!r}:\n{''.join(seen)}")
+from tests.conftest import run_cli, start_cli, wait_for_line
 
 
 @pytest.fixture

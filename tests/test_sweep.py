@@ -4,7 +4,6 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -12,14 +11,14 @@ import pytest
 from PIL import Image
 
 from nst_tf.config import StyleConfig
-from nst_tf.models import Workspace
 from nst_tf.optim import StopRequested
 from nst_tf.sweep import SweepConfig, plan, run_sweep
 from nst_tf.sweep.cells import is_finished
 from nst_tf.sweep.grid import build_cells, expand_images, parse_axis
 from nst_tf.sweep.runner import run_locally
 from nst_tf.sweep.sheets import BACKGROUND, write_sheets
-from tests.conftest import REPO
+from nst_tf.workspace import Workspace
+from tests.conftest import REPO, cli_command, cli_env
 
 LOSS_COLUMNS = ("total", "content_loss", "style_loss", "tv_loss")
 
@@ -29,9 +28,12 @@ def grid(tmp_path, make_image):
     """A 2 x 2 grid at 48 px with random weights: two styles x two style weights."""
     content = make_image("c.png", 96, 72)
     styles = (make_image("s1.png", 64, 64, seed=1), make_image("s2.png", 50, 60, seed=2))
-    base = StyleConfig(content=content, weights="none", max_size=48, iterations=6)
+    base = StyleConfig(weights="none", max_size=48, iterations=6)
     sweep = SweepConfig(
-        styles=styles, grid=("style_weight:0.01,0.1",), out_dir=str(tmp_path / "sweep")
+        contents=(content,),
+        styles=styles,
+        grid=("style_weight:0.01,0.1",),
+        out_dir=str(tmp_path / "sweep"),
     )
     return base, sweep
 
@@ -87,8 +89,8 @@ def test_cells_are_the_product_with_stable_names(grid):
     assert len(cells) == 4 and len({cell.name for cell in cells}) == 4
     assert [cell.config.style_weight for cell in cells] == [0.01, 0.1, 0.01, 0.1]
     assert cells[1].settings == (("content", "c"), ("style", "s1"), ("style_weight", "0.1"))
-    assert all(os.path.dirname(cell.config.output).endswith("/sweep/cells") for cell in cells)
-    assert all(cell.config.log_every == 0 and not cell.config.resume for cell in cells)
+    assert all(os.path.dirname(cell.run.output).endswith("/sweep/cells") for cell in cells)
+    assert all(cell.run.log_every == 0 and not cell.run.resume for cell in cells)
     assert [cell.name for cell in build_cells(base, sweep)[1]] == [cell.name for cell in cells]
     longer = build_cells(base.replace(iterations=7), sweep)[1]
     assert not {cell.name for cell in longer} & {cell.name for cell in cells}
@@ -144,19 +146,19 @@ def test_an_interrupted_sweep_redoes_only_the_unfinished_cells(grid):
     statuses = [row["status"] for row in read_csv(first.results_path)]
     assert statuses == ["finished", "finished", "pending", "pending"]
     _, cells, _ = plan(base, sweep)
-    kept = {cell.name: os.stat(cell.config.output).st_mtime_ns for cell in cells[:2]}
+    kept = {cell.name: os.stat(cell.run.output).st_mtime_ns for cell in cells[:2]}
     crashed = cells[1]  # as a process killed mid-cell leaves it: a "running" record, no image
-    record = crashed.config.output[:-4] + ".json"
+    record = crashed.run.output[:-4] + ".json"
     with open(record, encoding="utf-8") as handle:
         text = handle.read().replace('"status": "finished"', '"status": "running"')
     with open(record, "w", encoding="utf-8") as handle:
         handle.write(text)
-    os.unlink(crashed.config.output)
+    os.unlink(crashed.run.output)
     redone = []
     second = run_sweep(base, sweep, lambda progress: redone.append(progress.cell.name))
     assert not second.interrupted and (second.skipped, second.ran, second.failed) == (1, 3, 0)
     assert redone == [cells[1].name, cells[2].name, cells[3].name]
-    assert os.stat(cells[0].config.output).st_mtime_ns == kept[cells[0].name]
+    assert os.stat(cells[0].run.output).st_mtime_ns == kept[cells[0].name]
     assert all(is_finished(cell) for cell in cells)
     assert [row["status"] for row in read_csv(second.results_path)] == ["finished"] * 4
 
@@ -165,7 +167,7 @@ def test_a_cell_with_a_bad_image_fails_alone(grid, tmp_path):
     base, sweep = grid
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    sweep = SweepConfig(contents=(base.content, str(broken)), styles=sweep.styles[:1],
+    sweep = SweepConfig(contents=(sweep.contents[0], str(broken)), styles=sweep.styles[:1],
                         out_dir=sweep.out_dir)  # fmt: skip
     result = run_sweep(base, sweep)
     rows = read_csv(result.results_path)
@@ -182,7 +184,7 @@ def test_contact_sheets_per_pair_of_varying_axes_with_labels(grid, tmp_path):
     sweep = SweepConfig(styles=sweep.styles, grid=("style_weight:0.01,0.1", "init:content,noise"),
                         out_dir=sweep.out_dir, sheet_size=64)  # fmt: skip
     axes, cells, _ = plan(base, sweep)
-    first = cells[0].config.output
+    first = cells[0].run.output
     os.makedirs(os.path.dirname(first))
     Image.new("RGB", (48, 36), (255, 0, 0)).save(first)  # one tile with an image, others empty
     sheets = write_sheets(sweep.out_dir, axes, cells, 64)
@@ -206,16 +208,15 @@ def test_contact_sheets_per_pair_of_varying_axes_with_labels(grid, tmp_path):
 
 
 def run_sweep_cli(*args, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    command = [sys.executable, "-m", "nst_tf.sweep", "--flagfile=configs/default.cfg", *args]
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+    command = cli_command(*args, module="nst_tf.sweep")
+    return subprocess.Popen(command, cwd=REPO, env=cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
 
 
 def test_dry_run_prints_the_grid_and_writes_nothing(grid):
     base, sweep = grid
     process = run_sweep_cli(
-        f"--content={base.content}", f"--styles={','.join(sweep.styles)}", "--weights=none",
+        f"--content={sweep.contents[0]}", f"--styles={','.join(sweep.styles)}", "--weights=none",
         "--max_size=48", "--grid=style_weight:0.01,0.1", "--grid=init:content,noise",
         f"--out_dir={sweep.out_dir}", "--dry_run",
     )  # fmt: skip
@@ -238,7 +239,7 @@ def test_bad_grid_is_one_error_line_and_status_2(grid):
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(grid):
     base, sweep = grid
     process = run_sweep_cli(
-        f"--content={base.content}", f"--styles={','.join(sweep.styles)}", "--weights=none",
+        f"--content={sweep.contents[0]}", f"--styles={','.join(sweep.styles)}", "--weights=none",
         "--max_size=48", "--iterations=40", "--grid=style_weight:0.01,0.1",
         f"--out_dir={sweep.out_dir}",
     )  # fmt: skip
@@ -259,8 +260,13 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(grid):
 
 
 def test_cell_names_ignore_fields_left_at_their_defaults(grid):
+    from nst_tf.cli.run_config import RunConfig
     from nst_tf.sweep.grid import config_digest
 
     base, _ = grid
-    assert config_digest(base) == config_digest(base.replace(precision="tf32", log_every=3))
-    assert config_digest(base) != config_digest(base.replace(precision="float32"))
+    run = RunConfig(content="/data/c.png")
+    assert config_digest(base, run) == config_digest(
+        base.replace(precision="tf32"), run.replace(log_every=3, output="elsewhere.png")
+    )
+    assert config_digest(base, run) != config_digest(base.replace(precision="float32"), run)
+    assert config_digest(base, run) != config_digest(base, run.replace(content="/data/d.png"))

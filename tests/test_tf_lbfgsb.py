@@ -10,10 +10,11 @@ import tensorflow as tf
 from scipy.optimize import fmin_l_bfgs_b
 
 from nst_tf.optim import StopRequested
-from nst_tf.optim.tf_lbfgsb import DeviceLbfgsb, default_chunk, minimize_lbfgs_tf
-from tests.conftest import run_cli
+from nst_tf.optim.common import default_chunk
+from nst_tf.optim.device_lbfgsb import DeviceLbfgsb
+from nst_tf.optim.tf_lbfgsb import minimize_lbfgs_tf
+from tests.conftest import run_cli, start_cli, wait_for_line
 from tests.test_lbfgsb import bounded_rosenbrock, problem
-from tests.test_reliability import start_cli, wait_for_line
 
 SIZE = 30
 
@@ -163,7 +164,7 @@ def test_at_128_px_with_pretrained_features_it_matches_scipy_at_equal_evaluation
     from nst_tf import StyleConfig, load_image, stylize
 
     config = StyleConfig(backbone="vgg16", weights="hed", max_size=128, iterations=1000,
-                         max_evaluations=150, log_every=0, checkpoint_every=0)  # fmt: skip
+                         max_evaluations=150)  # fmt: skip
     content, style = load_image("images/tubingen.jpg"), load_image("images/starry_night.jpg")
     final = {}
     for optimizer in ("lbfgs", "lbfgs_tf"):
@@ -189,7 +190,7 @@ def test_a_reused_optimizer_starts_afresh_without_retracing():
     assert optimizer.run_chunk.experimental_get_tracing_count() == traces
     np.testing.assert_array_equal(reused.x, fresh.x)
     assert (reused.iterations, reused.evaluations) == (fresh.iterations, fresh.evaluations)
-    with pytest.raises(ValueError, match="another shape or history"):
+    with pytest.raises(ValueError, match="another shape, history or chunk"):
         minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
                           **{**settings, "history": 6})  # fmt: skip
 

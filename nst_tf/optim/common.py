@@ -53,8 +53,9 @@ class StopRequested(BaseException):
 @dataclass
 class OptimizeResult:
     """x: the lowest-loss point evaluated (float64, same shape as x0). The in-graph L-BFGS-B
-    also gives first_info (its first evaluation's IterationInfo, None when resumed) and state
-    (its LbfgsState at the end, to continue exactly)."""
+    also gives first_info (its first evaluation's IterationInfo, None when resumed), state
+    (its LbfgsState at the end, to continue exactly) and setup_seconds (tracing, compiling and
+    the start evaluation, before its first iteration)."""
 
     x: np.ndarray
     loss: float
@@ -65,6 +66,7 @@ class OptimizeResult:
     interrupted: bool = False
     first_info: object | None = None
     state: object | None = None
+    setup_seconds: float = 0.0
 
 
 class Tracker:
@@ -106,6 +108,8 @@ class NonFinite(Exception):
 def result_of(
     tracker: Tracker, shape: tuple, reason: str, finite: bool, interrupted: bool = False
 ) -> OptimizeResult:
+    """The OptimizeResult of a host optimiser's run: the tracker's best point (reshaped to
+    `shape`) and counts. FloatingPointError if no evaluation was finite."""
     if tracker.best_x is None:
         raise FloatingPointError("the loss was not finite at the starting point")
     return OptimizeResult(
@@ -117,3 +121,12 @@ def result_of(
         finite=finite,
         interrupted=interrupted,
     )
+
+
+def default_chunk(*periods: int) -> int:
+    """Iterations per device call: the greatest common divisor of the reporting periods that
+    are set (log, save, checkpoint), so that each of them falls on a chunk's end."""
+    chunk = 0
+    for period in periods:
+        chunk = math.gcd(chunk, period) if period else chunk
+    return chunk or 10

@@ -53,6 +53,18 @@ def bound_kinds(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return kinds.astype(np.int32)
 
 
+def _bounded_start(x0, lower, upper):
+    """(x0 clipped into the box, lower, upper, setulb's bound kinds), flat float64."""
+    lower = np.asarray(lower, dtype=np.float64).ravel()
+    upper = np.asarray(upper, dtype=np.float64).ravel()
+    x = np.clip(np.asarray(x0, dtype=np.float64).ravel(), lower, upper)
+    kinds = bound_kinds(lower, upper)
+    if not (kinds == 2).all():  # setulb reads no value where nbd says "unbounded"
+        lower = np.where(np.isfinite(lower), lower, 0.0)
+        upper = np.where(np.isfinite(upper), upper, 0.0)
+    return x, lower, upper, kinds
+
+
 def run_lbfgsb(
     function: Callable[[np.ndarray], tuple[float, np.ndarray]],
     x0: np.ndarray,
@@ -76,14 +88,8 @@ def run_lbfgsb(
     As in SciPy, the evaluation cap is checked between iterations, so a line search may pass it.
     Exceptions from `function` or `on_new_x` end the run and propagate.
     """
-    lower = np.asarray(lower, dtype=np.float64).ravel()
-    upper = np.asarray(upper, dtype=np.float64).ravel()
-    x = np.clip(np.asarray(x0, dtype=np.float64).ravel(), lower, upper)
+    x, lower, upper, kinds = _bounded_start(x0, lower, upper)
     size, m = x.size, history
-    kinds = bound_kinds(lower, upper)
-    if not (kinds == 2).all():  # setulb reads no value where nbd says "unbounded"
-        lower = np.where(np.isfinite(lower), lower, 0.0)
-        upper = np.where(np.isfinite(upper), upper, 0.0)
     loss, gradient = 0.0, np.zeros(size)
     workspace = np.zeros(2 * m * size + 5 * size + 11 * m * m + 8 * m)
     integer_workspace = np.zeros(3 * size, dtype=np.int32)

@@ -1,281 +1,31 @@
-"""L-BFGS-B inside TensorFlow: the whole optimisation on the device, a chunk of iterations per
-call, for GPUs (where SciPy's per-evaluation host round-trip and its single-threaded core cost
-more than the evaluation itself).
-
-Method: projected limited-memory BFGS with a backtracking line search along the projected path,
-chosen over L-BFGS-B's generalized Cauchy point and subspace minimisation because every step of
-it is a handful of whole-vector operations (no sequential breakpoint search), which is what a
-GPU does well; TensorFlow Probability's `lbfgs_minimize` has no bounds. Per iteration:
-1. the variables held at a bound by the gradient (x = lower with g > 0, x = upper with g < 0)
-   are fixed; on the others, d = -H g with H the L-BFGS inverse Hessian of the last `history`
-   correction pairs (two-loop recursion, initial scaling s'y / y'y);
-   if d is not a descent direction, the history is dropped and d = -g (free variables);
-2. trial points x(a) = clip(x + a d, lower, upper), a = 1 (the first iteration: 1 / |d|, as
-   SciPy, then growing by 4 while the loss keeps falling fast), shrunk by quadratic
-   interpolation until the Armijo condition f(x(a)) <= f(x) + 1e-4 g'(x(a) - x) holds: every
-   iterate lies in the box and the loss never rises;
-3. the pair (s, y) is kept when its curvature s'y is positive.
-It stops on the iteration count, the evaluation cap, SciPy's path's two tolerances (largest
-projected-gradient entry, relative reduction; `common`), a line search that finds no lower
-point, or a non-finite loss. Loss and gradient are scaled at the first evaluation as on the
-SciPy path (`common.Tracker`). Optimiser state is float64; the loss is evaluated in float32.
-
-Between chunks the state stays on the device in tf.Variables; `LbfgsState` copies it to the host
-(for a checkpoint) and back (to resume with exactly the iterates of an uninterrupted run).
-With `jit_compile` XLA compiles the whole chunk, loss function included (the loop's vector
-work fuses into a few kernels instead of dozens of small ones per iteration, and the loop stays
-on the device); the iterates then match the uncompiled loop's to float rounding, not bit for
-bit.
+"""Minimising on the device with the in-graph L-BFGS-B (`device_lbfgsb`): a chunk of
+iterations per device call, the host taking over between chunks only for what progress reports,
+callbacks, checkpoints and signals need.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
-import tensorflow as tf
 
-from nst_tf.optim.common import (
-    PROJECTED_GRADIENT_TOLERANCE,
-    RELATIVE_REDUCTION_TOLERANCE,
-    IterationInfo,
-    LbfgsState,
-    OptimizeResult,
-    StopRequested,
+from nst_tf.optim.common import IterationInfo, LbfgsState, OptimizeResult, StopRequested
+from nst_tf.optim.device_lbfgsb import (
+    ITERATIONS,
+    NON_FINITE,
+    REASONS,
+    REDUCTION,
+    RUNNING,
+    DeviceLbfgsb,
 )
-
-ARMIJO = 1e-4
-LINE_SEARCH_TRIALS = 20
-FIRST_STEP_GROWTH, FIRST_STEP_EXPANSIONS = 4.0, 6
-RUNNING, ITERATIONS, EVALUATIONS, GRADIENT, REDUCTION, LINE_SEARCH, NON_FINITE = range(7)
-REASONS = {
-    ITERATIONS: "reached the iteration count",
-    EVALUATIONS: "reached the evaluation cap",
-    GRADIENT: "converged: the projected gradient fell below the tolerance",
-    REDUCTION: "converged: the relative reduction of the loss fell below the tolerance",
-    LINE_SEARCH: "stopped: the line search found no lower point along the projected path",
-    NON_FINITE: "the loss or its gradient became non-finite",
-}
-_EPSILON = float(np.finfo(np.float64).eps)
-
-
-class DeviceLbfgsb:
-    """The optimiser's state (tf.Variables) and its compiled chunk function for one problem.
-
-    `function(x)`: x float32 of `shape` -> (loss, gradient of x's shape, dict of named scalar
-    terms), traceable by tf.function (and by XLA, with `jit_compile`). lower, upper: bounds of
-    x's shape (float64 arrays).
-    """
-
-    def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False):
-        self.function, self.shape, self.history = function, tuple(shape), history
-        size = int(np.prod(shape))
-        self.lower = tf.constant(np.ravel(lower), tf.float64)
-        self.upper = tf.constant(np.ravel(upper), tf.float64)
-        zeros = np.zeros(size)
-        self.x, self.g = tf.Variable(zeros), tf.Variable(zeros)
-        self.s, self.y = (
-            tf.Variable(np.zeros((history, size))),
-            tf.Variable(np.zeros((history, size))),
-        )
-        self.rho = tf.Variable(np.zeros(history))
-        self.loss, self.scale = (
-            tf.Variable(0.0, dtype=tf.float64),
-            tf.Variable(1.0, dtype=tf.float64),
-        )
-        self.stored, self.head = tf.Variable(0), tf.Variable(0)
-        self.term_names: list[str] = []
-        tf.function(self._evaluate).get_concrete_function(tf.TensorSpec([size], tf.float64))
-        self.evaluate_start = tf.function(self._evaluate_start, jit_compile=jit_compile)
-        self.run_chunk = tf.function(self._run_chunk, jit_compile=jit_compile)
-
-    # -- state on the host ---------------------------------------------------------------
-    def state(self) -> LbfgsState:
-        """A host copy of the state."""
-        return LbfgsState(
-            x=self.x.numpy(), loss=float(self.loss.numpy()), gradient=self.g.numpy(),
-            s=self.s.numpy(), y=self.y.numpy(), rho=self.rho.numpy(),
-            stored=int(self.stored.numpy()), head=int(self.head.numpy()),
-            scale=float(self.scale.numpy()),
-        )  # fmt: skip
-
-    def load(self, state: LbfgsState) -> None:
-        """Continue from a host copy (same size and history, else ValueError)."""
-        if state.s.shape != tuple(self.s.shape):
-            raise ValueError(
-                f"the saved optimiser state holds {state.s.shape[0]} pairs of {state.s.shape[1]}"
-                f" values; this run needs {self.history} of {self.s.shape[1]}"
-            )
-        for variable, value in ((self.x, state.x), (self.loss, state.loss),
-                                (self.g, state.gradient), (self.s, state.s), (self.y, state.y),
-                                (self.rho, state.rho), (self.stored, state.stored),
-                                (self.head, state.head), (self.scale, state.scale)):  # fmt: skip
-            variable.assign(value)
-
-    # -- the graph -------------------------------------------------------------------------
-    def _evaluate(self, x):
-        loss, gradient, terms = self.function(tf.reshape(tf.cast(x, tf.float32), self.shape))
-        self.term_names = sorted(terms)
-        values = tf.stack([tf.cast(terms[name], tf.float64) for name in self.term_names])
-        return tf.cast(loss, tf.float64), tf.reshape(tf.cast(gradient, tf.float64), [-1]), values
-
-    def _evaluate_start(self, x0):
-        """Project x0 into the box, evaluate it, fix the gradient scale; returns the terms."""
-        x = tf.clip_by_value(x0, self.lower, self.upper)
-        loss, gradient, terms = self._evaluate(x)
-        mean = tf.reduce_mean(tf.abs(gradient))
-        scale = tf.where(mean > 0, 1.0 / mean, tf.constant(1.0, tf.float64))
-        self.x.assign(x)
-        self.scale.assign(scale)
-        self.loss.assign(scale * loss)
-        self.g.assign(scale * gradient)
-        self.stored.assign(0)
-        self.head.assign(0)
-        finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))
-        return terms, tf.norm(gradient), finite
-
-    def _direction(self, free_gradient):
-        """-H q by the two-loop recursion over the stored pairs, newest first (unrolled: the
-        history length is fixed)."""
-        m, stored, head = self.history, self.stored, self.head
-        q, alphas = free_gradient, []
-        for i in range(m):
-            index = (head - 1 - i) % m
-            valid = tf.cast(i < stored, tf.float64)
-            alpha = valid * self.rho[index] * tf.tensordot(self.s[index], q, 1)
-            q = q - alpha * self.y[index]
-            alphas.append(alpha)
-        newest = (head - 1) % m
-        y_newest = self.y[newest]
-        gamma = tf.where(
-            stored > 0,
-            tf.tensordot(self.s[newest], y_newest, 1)
-            / tf.maximum(tf.tensordot(y_newest, y_newest, 1), 1e-300),
-            tf.constant(1.0, tf.float64),
-        )
-        r = gamma * q
-        for i in reversed(range(m)):
-            index = (head - 1 - i) % m
-            valid = tf.cast(i < stored, tf.float64)
-            beta = valid * self.rho[index] * tf.tensordot(self.y[index], r, 1)
-            r = r + (alphas[i] - beta) * self.s[index]
-        return -r
-
-    def _run_chunk(self, iterations, max_evaluations, evaluations_done):
-        """Up to `iterations` iterations (fewer if the run stops). Returns per iteration: total
-        loss (unscaled), terms, gradient norm and evaluations so far; the count; the status."""
-
-        def array(dtype, shape=()):  # fixed size (XLA needs it); rows past the count unused
-            return tf.TensorArray(dtype, size=iterations, element_shape=shape)
-
-        totals, norms, counts = array(tf.float64), array(tf.float64), array(tf.int32)
-        terms_out = array(tf.float64, (len(self.term_names),))
-        done, status, evaluations = tf.constant(0), tf.constant(RUNNING), evaluations_done
-        while done < iterations and status == RUNNING:
-            status, evaluations, accepted, total, terms, norm = self._iteration(
-                max_evaluations, evaluations
-            )
-            if accepted:
-                totals = totals.write(done, total)
-                terms_out = terms_out.write(done, terms)
-                norms = norms.write(done, norm)
-                counts = counts.write(done, evaluations)
-                done += 1
-        return done, status, totals.stack(), terms_out.stack(), norms.stack(), counts.stack()
-
-    def _iteration(self, max_evaluations, evaluations):
-        x, g, f = self.x.read_value(), self.g.read_value(), self.loss.read_value()
-        projected = x - tf.clip_by_value(x - g, self.lower, self.upper)
-        if tf.reduce_max(tf.abs(projected)) <= PROJECTED_GRADIENT_TOLERANCE:
-            return tf.constant(GRADIENT), evaluations, tf.constant(False), *self._no_record()
-        held = ((x <= self.lower) & (g > 0)) | ((x >= self.upper) & (g < 0))
-        free_gradient = tf.where(held, tf.zeros_like(g), g)
-        d = tf.where(held, tf.zeros_like(g), self._direction(free_gradient))
-        slope = tf.tensordot(g, d, 1)
-        if slope >= 0 or self.stored == 0:
-            if slope >= 0:
-                self.stored.assign(0)
-            d = -free_gradient
-            step = 1.0 / tf.maximum(tf.norm(d), 1e-300)
-        else:
-            step = tf.constant(1.0, tf.float64)
-        return self._line_search(x, f, g, d, step, max_evaluations, evaluations)
-
-    def _line_search(self, x, f, g, d, step, max_evaluations, evaluations):
-        expand = self.stored == 0  # SciPy's first step is tiny: let it grow
-        best_f, best_x, best_g = f, x, g
-        best_terms, best_norm = self._no_record()[1], tf.constant(0.0, tf.float64)
-        status, trials, growths, accepted = (
-            tf.constant(RUNNING),
-            tf.constant(0),
-            tf.constant(0),
-            tf.constant(False),
-        )
-        searching = tf.constant(True)
-        while searching:
-            if evaluations >= max_evaluations:
-                status, searching = tf.constant(EVALUATIONS), tf.constant(False)
-            else:
-                trial_x = tf.clip_by_value(x + step * d, self.lower, self.upper)
-                loss, gradient, terms = self._evaluate(trial_x)
-                evaluations += 1
-                trial_f, trial_g = self.scale * loss, self.scale * gradient
-                finite = tf.math.is_finite(trial_f) & tf.reduce_all(tf.math.is_finite(trial_g))
-                decrease = tf.tensordot(g, trial_x - x, 1)
-                armijo = finite & (trial_f <= f + ARMIJO * decrease) & (trial_f < best_f)
-                if armijo:
-                    best_f, best_x, best_g, accepted = trial_f, trial_x, trial_g, tf.constant(True)
-                    best_terms, best_norm = terms, tf.norm(gradient)
-                if not finite and not accepted:
-                    status, searching = tf.constant(NON_FINITE), tf.constant(False)
-                elif armijo and expand and growths < FIRST_STEP_EXPANSIONS:
-                    growths += 1
-                    step = step * FIRST_STEP_GROWTH
-                elif accepted:
-                    searching = tf.constant(False)
-                else:
-                    trials += 1
-                    curvature = trial_f - f - decrease
-                    shrunk = tf.where(
-                        curvature > 0, -decrease / (2.0 * curvature) * step, 0.5 * step
-                    )
-                    step = tf.clip_by_value(shrunk, 0.1 * step, 0.5 * step)
-                    if trials >= LINE_SEARCH_TRIALS:
-                        status, searching = tf.constant(LINE_SEARCH), tf.constant(False)
-        if accepted:
-            status = self._accept(x, f, g, best_x, best_f, best_g, status)
-        return status, evaluations, accepted, best_f / self.scale, best_terms, best_norm
-
-    def _accept(self, x, f, g, new_x, new_f, new_g, status):
-        s, y = new_x - x, new_g - g
-        curvature = tf.tensordot(s, y, 1)
-        if curvature > _EPSILON * tf.tensordot(y, y, 1):
-            head = self.head.read_value()
-            self.s.scatter_nd_update([[head]], s[None])
-            self.y.scatter_nd_update([[head]], y[None])
-            self.rho.scatter_nd_update([[head]], [1.0 / curvature])
-            self.head.assign((head + 1) % self.history)
-            self.stored.assign(tf.minimum(self.stored + 1, self.history))
-        self.x.assign(new_x)
-        self.g.assign(new_g)
-        self.loss.assign(new_f)
-        relative = (f - new_f) / tf.maximum(tf.maximum(tf.abs(f), tf.abs(new_f)), 1.0)
-        if status == RUNNING and relative <= RELATIVE_REDUCTION_TOLERANCE * _EPSILON:
-            status = tf.constant(REDUCTION)
-        return status
-
-    def _no_record(self):
-        count = len(self.term_names)
-        zero = tf.constant(0.0, tf.float64)
-        return zero, tf.zeros([count], tf.float64), zero
 
 
 def minimize_lbfgs_tf(
-    function,
+    function: Callable,
     x0: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
@@ -287,35 +37,74 @@ def minimize_lbfgs_tf(
     state: LbfgsState | None = None,
     optimizer: DeviceLbfgsb | None = None,
     jit_compile: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
-    Runs `chunk` iterations per device call; after each call, `on_iteration(iteration,
-    evaluations, x, info)` runs for every iteration of the chunk, with x (float64, x0's shape)
-    only for the chunk's last (None before it) and `info` an IterationInfo. A StopRequested
-    from it, or from a signal handler, ends the run at the chunk's end (the chunk's remaining
-    iterations are still reported; SIGINT and SIGTERM are held back while a chunk runs).
+    First the set-up: tracing and compiling the start and chunk functions (once per
+    DeviceLbfgsb) and the start evaluation, timed as the result's `setup_seconds`; then
+    `on_ready()`. Then `chunk`
+    iterations per device call; after each call, `on_iteration(iteration, evaluations, x,
+    info)` runs for every iteration of the chunk, with x (float64, x0's shape) only for the
+    chunk's last (None before it) and `info` an IterationInfo. A StopRequested from it, or from
+    a signal handler, ends the run at the chunk's end (the chunk's remaining iterations are
+    still reported; SIGINT and SIGTERM are held back while a chunk runs).
     `state` (an earlier run's LbfgsState) continues that run exactly; x0 is then ignored.
     `optimizer`: a DeviceLbfgsb built for this function, shape, bounds and history by an
-    earlier run, to reuse its variables and traced graphs (everything it holds is overwritten
-    at the start); else a new one is built, its chunks compiled by XLA with `jit_compile`.
-    The result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
-    `state` its LbfgsState.
+    earlier run (with a `chunk` at least this one), to reuse its variables and compiled chunk
+    (everything it holds is overwritten at the start); else a new one is built, its chunks
+    compiled by XLA with `jit_compile`. The result's `x` is the last accepted iterate (the
+    lowest loss: steps never raise it) and `state` its LbfgsState.
     """
     if optimizer is None:
-        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile)
-    elif (optimizer.shape, optimizer.history) != (tuple(x0.shape), history):
-        raise ValueError("the DeviceLbfgsb given was built for another shape or history")
+        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile, chunk)
+    elif (optimizer.shape, optimizer.history) != (tuple(x0.shape), history) or (
+        optimizer.chunk < chunk
+    ):
+        raise ValueError("the DeviceLbfgsb given was built for another shape, history or chunk")
+    started = time.perf_counter()
+    first_info = _begin(optimizer, x0, state, max_evaluations)
+    setup_seconds = time.perf_counter() - started
+    if on_ready is not None:
+        on_ready()
+    done, evaluations, status, stop = _run_chunks(
+        optimizer, iterations, max_evaluations, chunk, on_iteration, int(first_info is not None)
+    )
+    reason = (str(stop) or "stopped by the callback") if stop is not None else REASONS[status]
+    return OptimizeResult(
+        x=optimizer.x.numpy().reshape(x0.shape),
+        loss=float(optimizer.loss.numpy() / optimizer.scale.numpy()),
+        iterations=done,
+        evaluations=evaluations,
+        stop_reason=reason,
+        finite=status != NON_FINITE,
+        interrupted=stop is not None,
+        first_info=first_info,
+        state=optimizer.state(),
+        setup_seconds=setup_seconds,
+    )
+
+
+def _begin(optimizer: DeviceLbfgsb, x0, state, max_evaluations: int) -> IterationInfo | None:
+    """Evaluate the start (a fresh run: its IterationInfo) or load `state` (None); then run
+    the chunk function for no iterations, which traces and compiles it before the clock of the
+    iterations starts."""
     first_info = None
-    evaluations = 0
     if state is None:
-        terms, norm, finite = optimizer.evaluate_start(tf.constant(np.ravel(x0), tf.float64))
-        evaluations = 1
-        first_info = IterationInfo(_named(optimizer, terms), float(norm), None)
+        optimizer.place(x0)
+        terms, norm, finite = optimizer.start()
         if not bool(finite):
             raise FloatingPointError("the loss was not finite at the starting point")
+        first_info = IterationInfo(_named(optimizer, terms), float(norm), None)
     else:
         optimizer.load(state)
+    optimizer.run_chunk(0, max_evaluations, 0)
+    return first_info
+
+
+def _run_chunks(optimizer, iterations, max_evaluations, chunk, on_iteration, evaluations):
+    """The chunk loop; returns (iterations done, evaluations, status, the StopRequested that
+    ended it or None)."""
     done, status, stop = 0, RUNNING, None
     try:
         while status == RUNNING and stop is None:
@@ -325,33 +114,20 @@ def minimize_lbfgs_tf(
             try:
                 with _signals_deferred():  # the chunk, its counts and its reports as one
                     outputs = optimizer.run_chunk(
-                        min(chunk, iterations - done), tf.constant(max_evaluations),
-                        tf.constant(evaluations),
-                    )  # fmt: skip
+                        min(chunk, iterations - done), max_evaluations, evaluations
+                    )
                     count, status, _, terms, norms, counts = (np.asarray(o) for o in outputs)
                     terms, norms, counts = terms[:count], norms[:count], counts[:count]
                     first, done, status = done, done + int(count), int(status)
                     evaluations = int(counts[-1]) if count else evaluations
-                    stop = _report(optimizer, on_iteration, first, terms, norms, counts, x0.shape)
+                    stop = _report(optimizer, on_iteration, first, terms, norms, counts)
             except StopRequested as request:  # a signal held back during the chunk
                 stop = stop or request
             if status == REDUCTION:
                 break
     except StopRequested as request:  # between chunks: the counts already match the state
         stop = stop or request
-    finite = status != NON_FINITE
-    reason = (str(stop) or "stopped by the callback") if stop is not None else REASONS[status]
-    return OptimizeResult(
-        x=optimizer.x.numpy().reshape(x0.shape),
-        loss=float(optimizer.loss.numpy() / optimizer.scale.numpy()),
-        iterations=done,
-        evaluations=evaluations,
-        stop_reason=reason,
-        finite=finite,
-        interrupted=stop is not None,
-        first_info=first_info,
-        state=optimizer.state(),
-    )
+    return done, evaluations, status, stop
 
 
 @contextlib.contextmanager
@@ -380,7 +156,7 @@ def _signals_deferred():
             signal.raise_signal(caught[0])
 
 
-def _report(optimizer, on_iteration, first, terms, norms, counts, shape):
+def _report(optimizer, on_iteration, first, terms, norms, counts):
     """Call on_iteration for each iteration of a finished chunk (x and the state for the last
     only); returns the first StopRequested it raised (the others still run), or None."""
     stop = None
@@ -388,7 +164,7 @@ def _report(optimizer, on_iteration, first, terms, norms, counts, shape):
         last = k == len(counts) - 1
         info = IterationInfo(_named(optimizer, terms[k]), float(norms[k]),
                              optimizer.state if last else None)  # fmt: skip
-        x = optimizer.x.numpy().reshape(shape) if last else None
+        x = optimizer.x.numpy().reshape(optimizer.shape) if last else None
         try:
             if on_iteration is not None:
                 on_iteration(first + k + 1, int(counts[k]), x, info)
@@ -400,12 +176,3 @@ def _report(optimizer, on_iteration, first, terms, norms, counts, shape):
 def _named(optimizer: DeviceLbfgsb, values) -> dict[str, float]:
     values = np.asarray(values, dtype=np.float64)
     return {name: float(v) for name, v in zip(optimizer.term_names, values, strict=True)}
-
-
-def default_chunk(*periods: int) -> int:
-    """Iterations per device call: the greatest common divisor of the reporting periods that
-    are set (log, save, checkpoint), so that each of them falls on a chunk's end."""
-    chunk = 0
-    for period in periods:
-        chunk = math.gcd(chunk, period) if period else chunk
-    return chunk or 10

@@ -1,50 +1,52 @@
 """Command line: `python -m nst_tf.sweep --flagfile=configs/sweeps/NAME.cfg [--flag=value ...]`.
 
-A thin shell like `nst_tf.run`: every flag of the base run (one per StyleConfig field) and of
-the sweep (one per SweepConfig field) -> two frozen configs -> `run_sweep`, or with --dry_run
-the grid and its estimates -> one progress line per cell and a summary. Exit status 0 when
+A thin shell like `nst_tf.run`: every flag of the base run (one per StyleConfig and RunConfig
+field) and of the sweep (one per SweepConfig field) -> frozen configs -> `run_sweep`, or with
+--dry_run the grid and its estimates -> one progress line per cell and a summary. Exit status 0 when
 every cell finished, 1 when some did not, 2 for bad input (one `error:` line, nothing run),
 130/143 when interrupted by SIGINT/SIGTERM (finished cells are kept; run again to go on).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from absl import app, flags, logging
 
-from nst_tf import run
+from nst_tf.cli import signals, startup
+from nst_tf.cli.flags import config_from_flags, define_flags, parse_flags, usage_error
+from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
-from nst_tf.outputs import SIGNAL_EXIT
 from nst_tf.sweep.config import SweepConfig
 
 FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> int:
+    """absl's main: the parsed flags' sweep (or its plan, with --dry_run)."""
     if len(argv) > 1:
-        return run.usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
+        return usage_error(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        base = run.config_from_flags(FLAGS, StyleConfig)
-        sweep = run.config_from_flags(FLAGS, SweepConfig)
+        base = config_from_flags(FLAGS, StyleConfig)
+        base_run = config_from_flags(FLAGS, RunConfig)
+        sweep = config_from_flags(FLAGS, SweepConfig)
         if sweep.dry_run:
-            print_plan(base, sweep)
+            print_plan(base, sweep, base_run)
             return 0
-        return _run(base, sweep)
+        return _run(base, sweep, base_run)
     except (ValueError, OSError) as error:
-        return run.usage_error(str(error))
+        return usage_error(str(error))
     except ImportError as error:
-        return run.usage_error(f"--runner=ray needs Ray ({error}): pip install 'nst_tf[ray]'")
+        return usage_error(f"--runner=ray needs Ray ({error}): pip install 'nst_tf[ray]'")
 
 
-def _run(base: StyleConfig, sweep: SweepConfig) -> int:
+def _run(base: StyleConfig, sweep: SweepConfig, base_run: RunConfig) -> int:
     from nst_tf.sweep.runner import run_sweep
 
     if sweep.runner == "local":  # Ray Tune handles Ctrl-C itself
-        run.install_signal_handlers()
-        run.start_tensorflow()
-    result = run_sweep(base, sweep, log_progress)
+        signals.install_signal_handlers()
+        startup.start_tensorflow(verbose=FLAGS.verbosity >= 1)
+    result = run_sweep(base, sweep, log_progress, base_run)
     logging.info(
         "%d cells: %d finished before, %d run now (%d not finished); results in %s, %d sheets",
         len(result.rows), result.skipped, result.ran, result.failed, result.results_path,
@@ -52,7 +54,7 @@ def _run(base: StyleConfig, sweep: SweepConfig) -> int:
     )  # fmt: skip
     if result.interrupted:
         print("error: interrupted; finished cells are kept (run again to go on)", file=sys.stderr)
-        return SIGNAL_EXIT["SIGINT"]
+        return signals.SIGNAL_EXIT["SIGINT"]
     unfinished = [row for row in result.rows if row["status"] != "finished"]
     if unfinished:
         print(f"error: {len(unfinished)} cells did not finish (see {result.results_path})",
@@ -62,24 +64,26 @@ def _run(base: StyleConfig, sweep: SweepConfig) -> int:
 
 
 def log_progress(progress) -> None:
-    """One line per cell that ran: count, settings, how it ended, time left."""
+    """One line per cell that ran: count, settings, how it ended (and where, on Ray), time
+    left."""
     from nst_tf.sweep.results import cell_row
 
     row = cell_row(progress.cell, progress.outcome)
     how = f"total {float(row['total']):.4g}" if row.get("total") else row.get("error", "")
+    where = f" on node {progress.outcome.worker[:8]}" if progress.outcome.worker else ""
     logging.info(
-        "[%d/%d] %s %s: %s in %.1f s; ETA %s",
+        "[%d/%d] %s %s: %s in %.1f s%s; ETA %s",
         progress.done, progress.total, progress.outcome.status, progress.cell.label, how,
-        progress.outcome.seconds, _duration(progress.eta_seconds),
+        progress.outcome.seconds, where, _duration(progress.eta_seconds),
     )  # fmt: skip
 
 
-def print_plan(base: StyleConfig, sweep: SweepConfig) -> None:
+def print_plan(base: StyleConfig, sweep: SweepConfig, base_run: RunConfig) -> None:
     """The grid, the cell count and each cell's size, peak memory and time estimates."""
     from nst_tf.sweep.estimate import estimate_cell
     from nst_tf.sweep.runner import plan
 
-    axes, cells, pending = plan(base, sweep)
+    axes, cells, pending = plan(base, sweep, base_run)
     shape = " x ".join(f"{axis.name}({len(axis.labels)})" for axis in axes)
     print(f"grid: {shape} = {len(cells)} cells; {len(cells) - len(pending)} finished, "
           f"{len(pending)} to run; runner {sweep.runner}; out_dir {sweep.out_dir}")  # fmt: skip
@@ -88,7 +92,7 @@ def print_plan(base: StyleConfig, sweep: SweepConfig) -> None:
     total = 0.0
     print("cells (size, estimated peak memory, time on the 2-core reference CPU):")
     for cell in cells:
-        estimate = estimate_cell(cell.config)
+        estimate = estimate_cell(cell.config, cell.run.content)
         memory = f"{estimate.peak_bytes / 2**30:.2f} GiB" if estimate.peak_bytes else "?"
         time = _duration(estimate.seconds) if estimate.seconds is not None else "?"
         done = "done" if cell not in pending else ""
@@ -106,12 +110,12 @@ def _duration(seconds: float) -> str:
 
 def entry_point() -> None:
     """`python -m nst_tf.sweep` and the `nst-tf-sweep` console script."""
-    run.reexec_with_malloc_tunables()
-    run.define_flags(FLAGS, StyleConfig)
-    run.define_flags(FLAGS, SweepConfig)
+    startup.reexec_with_malloc_tunables()
+    startup.quiet_tensorflow_logs()
+    for config_class in (StyleConfig, RunConfig, SweepConfig):
+        define_flags(FLAGS, config_class)
     logging.set_verbosity(logging.INFO)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main, flags_parser=run.parse_flags)
+    app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Running one cell and reading back how it went: what both runners share.
 
-A cell is an ordinary files-to-files run (`nst_tf.job.stylize_files`) writing
+A cell is an ordinary files-to-files run (`nst_tf.cli.job.stylize_files`) writing
 `<out_dir>/cells/<name>.png` and its run record `<name>.json`. The record is the truth about a
 cell: it is finished when its record says "finished" and its image exists, and its row in
 results.csv is read from that record, whichever runner ran it.
@@ -13,9 +13,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nst_tf.record import record_path
+from nst_tf.cli.record import record_path
 from nst_tf.sweep.grid import Cell
+
+if TYPE_CHECKING:  # TensorFlow loads with it: only once a run starts
+    from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)
 FINISHED = "finished"
@@ -24,12 +28,14 @@ FINISHED = "finished"
 @dataclass(frozen=True)
 class CellOutcome:
     """status: finished, failed, non-finite or interrupted; error: one line (empty if none);
-    seconds: wall time of the attempt in this process."""
+    seconds: wall time of the attempt in this process; worker: where it ran (the Ray node's
+    id, empty when run in this process)."""
 
     name: str
     status: str
     error: str
     seconds: float
+    worker: str = ""
 
 
 class CellInterrupted(BaseException):
@@ -44,41 +50,38 @@ class CellInterrupted(BaseException):
 def is_finished(cell: Cell) -> bool:
     """True when the cell's record says finished and its image is there."""
     record = read_record(cell)
-    return bool(record) and record.get("status") == FINISHED and os.path.isfile(cell.config.output)
+    return bool(record) and record.get("status") == FINISHED and os.path.isfile(cell.run.output)
 
 
 def read_record(cell: Cell) -> dict | None:
     """The cell's run record, or None if there is none (or it cannot be read)."""
     try:
-        with open(record_path(cell.config.output), encoding="utf-8") as handle:
+        with open(record_path(cell.run.output), encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, json.JSONDecodeError):
         return None
 
 
-def run_cell(cell: Cell, workspace=None) -> CellOutcome:
+def run_cell(cell: Cell, workspace: Workspace | None = None) -> CellOutcome:
     """Run one cell, writing its image and record. Any error ends this cell only and comes
     back in the outcome; a stop request (signal) raises CellInterrupted after the best image
     so far and an "interrupted" record are saved."""
-    from nst_tf.job import stylize_files
+    from nst_tf.cli.job import stylize_files
     from nst_tf.optim import StopRequested
 
     started = time.perf_counter()
-    os.makedirs(os.path.dirname(cell.config.output), exist_ok=True)
     try:
-        outputs, result = stylize_files(cell.config, workspace)
+        outcome = stylize_files(cell.config, cell.run, workspace)
     except StopRequested as stop:
         raise CellInterrupted(cell.name, str(stop)) from None
     except Exception as error:  # one cell's failure, whatever it is, must not stop the others
         log.debug("cell %s failed", cell.name, exc_info=True)
         return CellOutcome(cell.name, "failed", _one_line(error), time.perf_counter() - started)
-    if result.interrupted:
-        outputs.finish(result, result.stop_reason)
-        raise CellInterrupted(cell.name, result.stop_reason)
-    status, message = outputs.finish(result)
+    if outcome.status == "interrupted":
+        raise CellInterrupted(cell.name, outcome.result.stop_reason)
     seconds = time.perf_counter() - started
-    if status:
-        return CellOutcome(cell.name, "non-finite", result.stop_reason, seconds)
+    if outcome.status != FINISHED:
+        return CellOutcome(cell.name, outcome.status, outcome.result.stop_reason, seconds)
     return CellOutcome(cell.name, FINISHED, "", seconds)
 
 

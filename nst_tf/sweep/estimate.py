@@ -31,9 +31,10 @@ class CellEstimate:
     seconds: float | None
 
 
-def estimate_cell(config: StyleConfig) -> CellEstimate:
-    """Output size, peak memory and wall time of one cell (see the module doc)."""
-    height, width = image_size(config.content)
+def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
+    """Output size, peak memory and wall time of one cell whose content image is
+    `content_path` (see the module doc)."""
+    height, width = image_size(content_path)
     scale = config.max_size / max(height, width)
     height, width = max(1, round(height * scale)), max(1, round(width * scale))
     if config.backbone not in memory.CONVS_PER_BLOCK:

@@ -1,10 +1,10 @@
-"""The grid: axes over StyleConfig fields and lists of images, expanded into cells.
+"""The grid: axes over config fields and lists of images, expanded into cells.
 
 An axis is written FIELD:V1,V2,... (`--grid=style_weight:0.01,0.1 --grid=init:content,noise`);
 values are parsed by the field's type, list fields join their items with '+'. Content and
 style images are axes too (`--contents`, `--styles`: files, folders or globs). The grid is the
-product of the image axes and the --grid axes, in that order; every cell is the base config
-with its values set, its output in `<out_dir>/cells/`.
+product of the image axes and the --grid axes, in that order; every cell is the base configs
+(StyleConfig and RunConfig) with its values set, its output in `<out_dir>/cells/`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from nst_tf.config import RUN_CONTROL_FIELDS, StyleConfig
+from nst_tf import resources
+from nst_tf.cli.run_config import RUN_CONTROL_FIELDS, RunConfig, flat_settings
+from nst_tf.config import StyleConfig
 from nst_tf.sweep.config import SweepConfig
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -33,8 +35,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9.=+-]+")
 
 @dataclass(frozen=True)
 class Axis:
-    """One dimension of the grid: a StyleConfig field (or "content"/"style" for the image
-    lists), the values as written (labels) and as typed."""
+    """One dimension of the grid: a config field (or "content"/"style" for the image lists),
+    the values as written (labels) and as typed."""
 
     name: str
     labels: tuple[str, ...]
@@ -50,6 +52,7 @@ class Cell:
     name: str
     settings: tuple[tuple[str, str], ...]
     config: StyleConfig
+    run: RunConfig
 
     @property
     def label(self) -> str:
@@ -66,6 +69,7 @@ def parse_axis(text: str) -> Axis:
     name, colon, rest = text.partition(":")
     name = name.strip()
     fields = {spec.name: spec for spec in dataclasses.fields(StyleConfig)}
+    fields |= {spec.name: spec for spec in dataclasses.fields(RunConfig)}
     if not colon or not name:
         raise ValueError(f"--grid={text}: write an axis as FIELD:VALUE1,VALUE2,...")
     if name not in fields:
@@ -127,10 +131,14 @@ def image_axis(name: str, paths: list[str]) -> Axis:
     return Axis(name, tuple(labels), tuple(paths))
 
 
-def grid_axes(base: StyleConfig, sweep: SweepConfig) -> list[Axis]:
+def grid_axes(base_run: RunConfig, sweep: SweepConfig) -> list[Axis]:
     """Content axis, style axis, then the --grid axes in the order given."""
-    contents = expand_images(sweep.contents or (base.content,), "contents")
-    styles = expand_images(sweep.styles, "styles") if sweep.styles else [_absolute(base.style)]
+    contents = expand_images(sweep.contents or (resources.resolve(base_run.content),), "contents")
+    styles = (
+        expand_images(sweep.styles, "styles")
+        if sweep.styles
+        else [_absolute(",".join(resources.resolve(path) for path in base_run.style_paths))]
+    )
     axes = [image_axis("content", contents), image_axis("style", styles)]
     for text in sweep.grid:
         axis = parse_axis(text)
@@ -140,31 +148,38 @@ def grid_axes(base: StyleConfig, sweep: SweepConfig) -> list[Axis]:
     return axes
 
 
-def build_cells(base: StyleConfig, sweep: SweepConfig) -> tuple[list[Axis], list[Cell]]:
+def build_cells(
+    base: StyleConfig, sweep: SweepConfig, base_run: RunConfig | None = None
+) -> tuple[list[Axis], list[Cell]]:
     """The axes and every cell of their product (ValueError naming a cell whose settings are
     invalid, e.g. style_layer_weights that do not fit its style_layers)."""
-    axes = grid_axes(base, sweep)
+    base_run = base_run or RunConfig()
+    axes = grid_axes(base_run, sweep)
     cells_folder = os.path.join(os.path.abspath(sweep.out_dir), CELLS_FOLDER)
     cells = []
     for index, choice in enumerate(itertools.product(*(range(len(a.values)) for a in axes))):
         settings = tuple((a.name, a.labels[i]) for a, i in zip(axes, choice, strict=True))
         changes = {a.name: a.values[i] for a, i in zip(axes, choice, strict=True)}
         try:
-            config = _cell_config(base, changes)
+            config, run = _cell_configs(base, base_run, changes)
         except ValueError as error:
             raise ValueError(f"cell {_describe(settings)}: {error}") from None
-        name = _cell_name(settings, config)
-        output = os.path.join(cells_folder, name + _output_extension(base.output))
-        board = os.path.join(base.tensorboard_dir, name) if base.tensorboard_dir else ""
-        config = config.replace(output=output, tensorboard_dir=board)
-        cells.append(Cell(index, name, settings, config))
+        name = _cell_name(settings, config, run)
+        output = os.path.join(cells_folder, name + _output_extension(base_run.output))
+        board = os.path.join(base_run.tensorboard_dir, name) if base_run.tensorboard_dir else ""
+        cells.append(Cell(index, name, settings, config,
+                          run.replace(output=output, tensorboard_dir=board)))  # fmt: skip
     return axes, cells
 
 
-def _cell_config(base: StyleConfig, changes: dict) -> StyleConfig:
-    config = base.replace(**changes, log_every=0, checkpoint_every=0, resume=False)
+def _cell_configs(base: StyleConfig, base_run: RunConfig, changes: dict):
+    run_fields = {spec.name for spec in dataclasses.fields(RunConfig)}
+    run = base_run.replace(**{k: v for k, v in changes.items() if k in run_fields},
+                           log_every=0, checkpoint_every=0, resume=False)  # fmt: skip
+    config = base.replace(**{k: v for k, v in changes.items() if k not in run_fields})
     paths = {"init": config.init_path, "weights": config.weights_path}
-    return config.replace(**{key: _absolute(path) for key, path in paths.items() if path})
+    config = config.replace(**{key: _absolute(path) for key, path in paths.items() if path})
+    return config, run
 
 
 def _absolute(paths: str) -> str:
@@ -179,14 +194,14 @@ def _describe(settings) -> str:
     return " ".join(f"{axis}={label}" for axis, label in settings)
 
 
-def config_digest(config: StyleConfig) -> str:
+def config_digest(config: StyleConfig, run: RunConfig) -> str:
     """Six hex digits of SHA-256 over the fields that shape the result and differ from their
     defaults (so a later version adding a field with a default keeps the names of finished
     cells); the output path and run-control fields are left out."""
-    defaults = dataclasses.asdict(StyleConfig())
+    defaults = flat_settings(StyleConfig(), RunConfig())
     values = {
         name: value
-        for name, value in dataclasses.asdict(config).items()
+        for name, value in flat_settings(config, run).items()
         if value != defaults[name]
         and name not in ("output", "tensorboard_dir", *RUN_CONTROL_FIELDS)
     }
@@ -194,9 +209,9 @@ def config_digest(config: StyleConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
 
 
-def _cell_name(settings, config: StyleConfig) -> str:
+def _cell_name(settings, config: StyleConfig, run: RunConfig) -> str:
     parts = [
         label if axis in ("content", "style") else f"{axis}={label}" for axis, label in settings
     ]
     slug = _UNSAFE.sub("_", "_".join(parts)).strip("_")[:120]
-    return f"{slug}_{config_digest(config)}"
+    return f"{slug}_{config_digest(config, run)}"

@@ -69,7 +69,9 @@ def _local_runtime_env() -> dict:
 
 
 def _trial(config: dict, cells: dict[str, Cell]) -> None:
-    """One Tune trial: run its cell, report the outcome as the trial's one result."""
+    """One Tune trial: run its cell, report the outcome (and the node it ran on) as the
+    trial's one result."""
+    import ray
     from ray import tune
 
     cell = cells[config["cell"]]
@@ -77,7 +79,9 @@ def _trial(config: dict, cells: dict[str, Cell]) -> None:
         outcome = run_cell(cell)
     except CellInterrupted as stop:
         outcome = CellOutcome(cell.name, "interrupted", str(stop), 0.0)
-    tune.report({"status": outcome.status, "error": outcome.error, "cell_seconds": outcome.seconds})
+    node = ray.get_runtime_context().get_node_id()
+    tune.report({"status": outcome.status, "error": outcome.error,
+                 "cell_seconds": outcome.seconds, "node": node})  # fmt: skip
 
 
 def _reporter(by_name: dict[str, Cell], on_done: Callable[[Cell, CellOutcome], None]):
@@ -89,7 +93,8 @@ def _reporter(by_name: dict[str, Cell], on_done: Callable[[Cell, CellOutcome], N
         def on_trial_result(self, iteration, trials, trial, result, **info):
             cell = by_name[trial.config["cell"]]
             seconds = float(result["cell_seconds"])
-            on_done(cell, CellOutcome(cell.name, result["status"], result["error"], seconds))
+            on_done(cell, CellOutcome(cell.name, result["status"], result["error"], seconds,
+                                      result.get("node", "")))  # fmt: skip
 
         def on_trial_error(self, iteration, trials, trial, **info):
             cell = by_name[trial.config["cell"]]

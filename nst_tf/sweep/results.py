@@ -25,7 +25,7 @@ RESULT_COLUMNS = ("status", "total", "content_loss", "style_loss", "tv_loss", "i
 def cell_row(cell: Cell, outcome: CellOutcome | None) -> dict[str, str]:
     """The CSV row of a cell: from its record when it is finished on disk, else from this
     run's outcome (with the record's figures where one was written), else pending."""
-    row = {"cell": cell.name, **dict(cell.settings), "image": cell.config.output}
+    row = {"cell": cell.name, **dict(cell.settings), "image": cell.run.output}
     if is_finished(cell):
         return {**row, "status": FINISHED, **_figures(read_record(cell))}
     if outcome is None:

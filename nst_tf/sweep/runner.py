@@ -12,13 +12,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
 from nst_tf.sweep.cells import FINISHED, CellInterrupted, CellOutcome, is_finished, run_cell
 from nst_tf.sweep.config import SweepConfig
 from nst_tf.sweep.grid import CELLS_FOLDER, Axis, Cell, build_cells
 from nst_tf.sweep.results import write_results
 from nst_tf.sweep.sheets import Sheet, write_sheets
+
+if TYPE_CHECKING:  # TensorFlow loads with it: only once a run starts
+    from nst_tf.workspace import Workspace
 
 RESULTS_FILE = "results.csv"
 
@@ -49,9 +54,12 @@ class SweepResult:
     interrupted: bool
 
 
-def plan(base: StyleConfig, sweep: SweepConfig) -> tuple[list[Axis], list[Cell], list[Cell]]:
-    """(axes, every cell, the cells still to run)."""
-    axes, cells = build_cells(base, sweep)
+def plan(
+    base: StyleConfig, sweep: SweepConfig, base_run: RunConfig | None = None
+) -> tuple[list[Axis], list[Cell], list[Cell]]:
+    """(axes, every cell, the cells still to run); `base_run` (default RunConfig()) gives the
+    content and style images when --contents and --styles are empty."""
+    axes, cells = build_cells(base, sweep, base_run)
     return axes, cells, [cell for cell in cells if not is_finished(cell)]
 
 
@@ -59,11 +67,14 @@ def run_sweep(
     base: StyleConfig,
     sweep: SweepConfig,
     on_progress: Callable[[SweepProgress], None] | None = None,
+    base_run: RunConfig | None = None,
 ) -> SweepResult:
-    """Run every unfinished cell of the grid with `sweep.runner`; see the module doc."""
+    """Run every unfinished cell of the grid with `sweep.runner`; see the module doc. `base`:
+    the settings every cell starts from; `base_run`: the command-line settings every cell
+    starts from (its content and style images, TensorBoard folder; default RunConfig())."""
     from nst_tf.optim import StopRequested
 
-    axes, cells, pending = plan(base, sweep)
+    axes, cells, pending = plan(base, sweep, base_run)
     os.makedirs(os.path.join(sweep.out_dir, CELLS_FOLDER), exist_ok=True)
     results_path = os.path.join(sweep.out_dir, RESULTS_FILE)
     outcomes: dict[str, CellOutcome] = {}
@@ -99,12 +110,14 @@ def run_sweep(
 
 
 def run_locally(
-    cells: list[Cell], on_done: Callable[[Cell, CellOutcome], None], workspace=None
+    cells: list[Cell],
+    on_done: Callable[[Cell, CellOutcome], None],
+    workspace: Workspace | None = None,
 ) -> None:
-    """The cells one after another in this process, sharing one `models.Workspace` (a new
-    one unless given): the backbone is built once per setting and the loss function traced
-    once per size and loss layout, whatever the images and weights."""
-    from nst_tf.models import Workspace
+    """The cells one after another in this process, sharing one `Workspace` (a new one
+    unless given): the backbone is built once per setting and the loss function traced once
+    per size and loss layout, whatever the images and weights."""
+    from nst_tf.workspace import Workspace
 
     workspace = workspace or Workspace()
     for cell in cells:

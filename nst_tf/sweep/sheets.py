@@ -148,9 +148,9 @@ def _cut(line: str, width: int, font, draw) -> str:
 
 
 def _paste_tile(sheet, draw, font, cell: Cell, x: int, y: int, tile: int) -> None:
-    if os.path.isfile(cell.config.output):
+    if os.path.isfile(cell.run.output):
         try:
-            image = Image.fromarray(load_image(cell.config.output))
+            image = Image.fromarray(load_image(cell.run.output))
         except ValueError:
             image = None
     else:

@@ -1,4 +1,4 @@
-"""Resumable checkpoints: the current image beside the output, and the checks for --resume.
+"""Resumable checkpoints: the current image beside the output, written in the background.
 
 A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) float32 in VGG
 space, the iteration and the evaluation count reached and, for --optimizer=lbfgs_tf, the
@@ -6,6 +6,10 @@ optimiser's whole state (`optim.LbfgsState`: x, gradient and the correction pair
 48 bytes per pixel per pair), so a resumed run takes exactly the iterates of an uninterrupted
 one. SciPy's L-BFGS-B memory is not saved: a resumed lbfgs run rebuilds it over its first
 `lbfgs_history` iterations.
+
+Writing one (hundreds of MB at large sizes with lbfgs_tf, then an fsync) would stall the
+optimisation, so `BackgroundWriter` writes it in a thread while the next iterations run; the
+file is replaced atomically, so the newest complete checkpoint is always on disk.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ import dataclasses
 import io
 import json
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from nst_tf.config import RUN_CONTROL_FIELDS, StyleConfig
+from nst_tf.cli.run_config import RUN_CONTROL_FIELDS
 from nst_tf.image_io import write_atomically
 from nst_tf.optim.common import LbfgsState
 
@@ -41,10 +48,11 @@ def checkpoint_path(output_path: str) -> str:
 
 
 def save_checkpoint(path: str, checkpoint: Checkpoint) -> None:
-    """Write the checkpoint atomically."""
+    """Write the checkpoint atomically (the optimiser state's arrays may still be tensors on a
+    device: they are copied to the host here)."""
     buffer = io.BytesIO()
     state = checkpoint.optimizer_state
-    arrays = {} if state is None else dataclasses.asdict(state)
+    arrays = {} if state is None else {k: np.asarray(v) for k, v in vars(state).items()}
     np.savez(
         buffer,
         image_vgg=checkpoint.image_vgg.astype(np.float32),
@@ -92,11 +100,48 @@ def load_record(path: str) -> dict:
         raise ValueError(f"--resume: run record {path} is unreadable ({error})") from None
 
 
-def config_differences(config: StyleConfig, recorded: dict) -> list[str]:
-    """Names of result-changing fields whose value differs from the recorded config."""
-    current = json.loads(json.dumps(dataclasses.asdict(config)))
+def config_differences(settings: dict, recorded: dict) -> list[str]:
+    """Names of result-changing fields whose value in `settings` (`run_config.flat_settings`)
+    differs from the recorded config."""
+    current = json.loads(json.dumps(settings))
     return [
         name
         for name, value in current.items()
         if name not in RUN_CONTROL_FIELDS and recorded.get(name) != value
     ]
+
+
+class BackgroundWriter:
+    """Runs one write job at a time in a background thread: `submit` waits for the previous
+    job, then starts the next. `blocked_seconds` counts the time the caller spent waiting; an
+    error of a job is raised by the next `submit` or `wait`."""
+
+    def __init__(self):
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.blocked_seconds = 0.0
+        self.jobs = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        """Start `job()` in the background once the previous job is done."""
+        self.wait()
+        self._thread = threading.Thread(target=self._run, args=(job,), daemon=True)
+        self._thread.start()
+        self.jobs += 1
+
+    def wait(self) -> None:
+        """Block until the running job is done; raise its error, if it had one."""
+        if self._thread is not None:
+            started = time.perf_counter()
+            self._thread.join()
+            self._thread = None
+            self.blocked_seconds += time.perf_counter() - started
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _run(self, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except BaseException as error:  # handed to the main thread by wait()
+            self._error = error

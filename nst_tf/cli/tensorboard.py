@@ -12,6 +12,8 @@ import importlib.util
 import numpy as np
 import tensorflow as tf
 
+from nst_tf.results import IterationRecord
+
 
 class TensorBoardWriter:
     def __init__(self, log_dir: str):
@@ -22,7 +24,7 @@ class TensorBoardWriter:
         self._writer = tf.summary.create_file_writer(log_dir)
         self._evaluations = 0
 
-    def write_iteration(self, iteration: int, evaluations: int, record) -> None:
+    def write_iteration(self, iteration: int, evaluations: int, record: IterationRecord) -> None:
         """Scalars for one IterationRecord; `evaluations` is the running total."""
         with self._writer.as_default(step=iteration):
             tf.summary.scalar("loss/total", record.total_loss)
@@ -40,5 +42,6 @@ class TensorBoardWriter:
         self._writer.flush()
 
     def close(self) -> None:
+        """Flush and close the event file."""
         self._writer.flush()
         self._writer.close()

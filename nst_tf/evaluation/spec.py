@@ -1,0 +1,70 @@
+"""What the loss reads and how its terms are weighted, from a StyleConfig.
+
+The total loss of an image x in the backbone's pixel space is
+    content_weight * mean over content layers of content_loss
+  + style_weight * sum over style layers l of w_l E_l   (w_l sum to 1; E_l per `style_losses`)
+  + tv_weight * total_variation_loss(x).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nst_tf.config import StyleConfig
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Which feature-model outputs feed which loss, and the weights of the terms."""
+
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_layer_weights: tuple[float, ...]
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    style_loss: str = "gram"
+
+    @property
+    def feature_layers(self) -> list[str]:
+        """Content and style layers without repeats: the feature model's outputs, in order."""
+        return feature_layers(self)
+
+
+@dataclass(frozen=True)
+class LossLayout:
+    """What shapes the loss graph: the layers read and the style statistic. Two runs of the
+    same layout, image size and feature model can share one traced loss function."""
+
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+    style_loss: str
+
+    @classmethod
+    def of(cls, spec: LossSpec) -> LossLayout:
+        """The layout of `spec`."""
+        return cls(spec.content_layers, spec.style_layers, spec.style_loss)
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """The names of the loss terms a loss function of this layout reports, sorted:
+        "content", "style", "tv" and "style/<layer>" per style layer."""
+        return tuple(sorted(("content", "style", "tv", *(f"style/{n}" for n in self.style_layers))))
+
+
+def feature_layers(spec: LossSpec | LossLayout) -> list[str]:
+    """Content and style layers of a LossSpec or LossLayout without repeats, in order."""
+    return list(dict.fromkeys(spec.content_layers + spec.style_layers))
+
+
+def loss_spec(config: StyleConfig) -> LossSpec:
+    """The loss layout and weights that `config` asks for."""
+    return LossSpec(
+        content_layers=config.effective_content_layers,
+        style_layers=config.effective_style_layers,
+        style_layer_weights=config.normalized_style_layer_weights,
+        content_weight=config.content_weight,
+        style_weight=config.style_weight,
+        tv_weight=config.tv_weight,
+        style_loss=config.style_loss,
+    )

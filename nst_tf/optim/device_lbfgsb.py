@@ -1,0 +1,292 @@
+"""L-BFGS-B inside TensorFlow: the optimiser's state and its compiled chunk of iterations, for
+GPUs (where SciPy's per-evaluation host round-trip and its single-threaded core cost more than
+the evaluation itself).
+
+Method: projected limited-memory BFGS with a backtracking line search along the projected path,
+chosen over L-BFGS-B's generalized Cauchy point and subspace minimisation because every step of
+it is a handful of whole-vector operations (no sequential breakpoint search), which is what a
+GPU does well; TensorFlow Probability's `lbfgs_minimize` has no bounds. Per iteration:
+1. the variables held at a bound by the gradient (x = lower with g > 0, x = upper with g < 0)
+   are fixed; on the others, d = -H g with H the L-BFGS inverse Hessian of the last `history`
+   correction pairs (two-loop recursion, initial scaling s'y / y'y);
+   if d is not a descent direction, the history is dropped and d = -g (free variables);
+2. trial points x(a) = clip(x + a d, lower, upper), a = 1 (the first iteration: 1 / |d|, as
+   SciPy, then growing by 4 while the loss keeps falling fast), shrunk by quadratic
+   interpolation until the Armijo condition f(x(a)) <= f(x) + 1e-4 g'(x(a) - x) holds: every
+   iterate lies in the box and the loss never rises;
+3. the pair (s, y) is kept when its curvature s'y is positive.
+It stops on the iteration count, the evaluation cap, SciPy's path's two tolerances (largest
+projected-gradient entry, relative reduction; `common`), a line search that finds no lower
+point, or a non-finite loss. Loss and gradient are scaled at the first evaluation as on the
+SciPy path (`common.Tracker`). Optimiser state is float64; the loss is evaluated in float32.
+
+Between chunks the state stays on the device in tf.Variables; `LbfgsState` copies it to the host
+(for a checkpoint) and back (to resume with exactly the iterates of an uninterrupted run).
+With `jit_compile` XLA compiles the whole chunk, loss function included (the loop's vector
+work fuses into a few kernels instead of dozens of small ones per iteration, and the loop stays
+on the device); the iterates then match the uncompiled loop's to float rounding, not bit for
+bit.
+
+Two traced (and, with `jit_compile`, XLA-compiled) functions serve a whole run and every later
+run of the same problem: `start` (the start evaluation) and `run_chunk`, whose number of
+iterations is a tensor (at most `chunk`, the size of its fixed arrays), so neither a resumed
+run nor a last, shorter chunk compiles it again. The start stays a function of its own: as a
+branch of the chunk function (a tf.cond, or a loop of zero or one pass) the lean backward pass
+gave start gradients that differed from process to process at float32 rounding (4 different
+results in 6 runs), which breaks exact resume; on its own it does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from nst_tf.optim.common import (
+    PROJECTED_GRADIENT_TOLERANCE,
+    RELATIVE_REDUCTION_TOLERANCE,
+    LbfgsState,
+)
+
+ARMIJO = 1e-4
+LINE_SEARCH_TRIALS = 20
+FIRST_STEP_GROWTH, FIRST_STEP_EXPANSIONS = 4.0, 6
+RUNNING, ITERATIONS, EVALUATIONS, GRADIENT, REDUCTION, LINE_SEARCH, NON_FINITE = range(7)
+REASONS = {
+    ITERATIONS: "reached the iteration count",
+    EVALUATIONS: "reached the evaluation cap",
+    GRADIENT: "converged: the projected gradient fell below the tolerance",
+    REDUCTION: "converged: the relative reduction of the loss fell below the tolerance",
+    LINE_SEARCH: "stopped: the line search found no lower point along the projected path",
+    NON_FINITE: "the loss or its gradient became non-finite",
+}
+_EPSILON = float(np.finfo(np.float64).eps)
+
+
+class DeviceLbfgsb:
+    """The optimiser's state (tf.Variables) and its compiled chunk function for one problem.
+
+    `function(x)`: x float32 of `shape` -> (loss, gradient of x's shape, dict of named scalar
+    terms), traceable by tf.function (and by XLA, with `jit_compile`). lower, upper: bounds of
+    x's shape (float64 arrays). `chunk`: the most iterations one device call runs.
+    `term_names`: the sorted keys of the terms dict, where the function knows them (else one
+    trace of `function` finds them).
+    """
+
+    def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False,
+                 chunk: int = 10, term_names: tuple[str, ...] | None = None):  # fmt: skip
+        self.function, self.shape, self.history = function, tuple(shape), history
+        self.chunk, self.jit_compile = chunk, jit_compile
+        size = int(np.prod(shape))
+        self.lower = tf.constant(np.ravel(lower), tf.float64)
+        self.upper = tf.constant(np.ravel(upper), tf.float64)
+        zeros = np.zeros(size)
+        self.x, self.g = tf.Variable(zeros), tf.Variable(zeros)
+        self.s = tf.Variable(np.zeros((history, size)))
+        self.y = tf.Variable(np.zeros((history, size)))
+        self.rho = tf.Variable(np.zeros(history))
+        self.loss = tf.Variable(0.0, dtype=tf.float64)
+        self.scale = tf.Variable(1.0, dtype=tf.float64)
+        self.stored, self.head = tf.Variable(0), tf.Variable(0)
+        self.term_names = list(term_names or self._traced_term_names(size))
+        scalar = tf.TensorSpec([], tf.int32)
+        self.start = tf.function(self._start, input_signature=[], jit_compile=jit_compile)
+        self.run_chunk = tf.function(
+            self._run_chunk, input_signature=[scalar, scalar, scalar], jit_compile=jit_compile
+        )
+
+    def _traced_term_names(self, size: int) -> list[str]:
+        names = []
+
+        def terms_of(x):
+            _, _, terms = self.function(tf.reshape(tf.cast(x, tf.float32), self.shape))
+            names.extend(sorted(terms))
+            return 0.0
+
+        tf.function(terms_of).get_concrete_function(tf.TensorSpec([size], tf.float64))
+        return names
+
+    # -- state on the host ---------------------------------------------------------------
+    def state(self) -> LbfgsState:
+        """A host copy of the state."""
+        return LbfgsState(
+            x=self.x.numpy(), loss=float(self.loss.numpy()), gradient=self.g.numpy(),
+            s=self.s.numpy(), y=self.y.numpy(), rho=self.rho.numpy(),
+            stored=int(self.stored.numpy()), head=int(self.head.numpy()),
+            scale=float(self.scale.numpy()),
+        )  # fmt: skip
+
+    def load(self, state: LbfgsState) -> None:
+        """Continue from a host copy (same size and history, else ValueError)."""
+        if state.s.shape != tuple(self.s.shape):
+            raise ValueError(
+                f"the saved optimiser state holds {state.s.shape[0]} pairs of {state.s.shape[1]}"
+                f" values; this run needs {self.history} of {self.s.shape[1]}"
+            )
+        for variable, value in ((self.x, state.x), (self.loss, state.loss),
+                                (self.g, state.gradient), (self.s, state.s), (self.y, state.y),
+                                (self.rho, state.rho), (self.stored, state.stored),
+                                (self.head, state.head), (self.scale, state.scale)):  # fmt: skip
+            variable.assign(value)
+
+    def place(self, x0: np.ndarray) -> None:
+        """Put the start point (float64, any shape of `shape`'s size) on the device; `start()`
+        then projects it into the box and evaluates it."""
+        self.x.assign(np.ravel(x0).astype(np.float64))
+
+    # -- the graph -------------------------------------------------------------------------
+    def _evaluate(self, x):
+        loss, gradient, terms = self.function(tf.reshape(tf.cast(x, tf.float32), self.shape))
+        values = tf.stack([tf.cast(terms[name], tf.float64) for name in self.term_names])
+        return tf.cast(loss, tf.float64), tf.reshape(tf.cast(gradient, tf.float64), [-1]), values
+
+    def _start(self):
+        """Project x into the box, evaluate it, fix the gradient scale, clear the history;
+        returns the terms, the gradient norm and whether loss and gradient are finite."""
+        x = tf.clip_by_value(self.x, self.lower, self.upper)
+        loss, gradient, terms = self._evaluate(x)
+        mean = tf.reduce_mean(tf.abs(gradient))
+        scale = tf.where(mean > 0, 1.0 / mean, tf.constant(1.0, tf.float64))
+        self.x.assign(x)
+        self.scale.assign(scale)
+        self.loss.assign(scale * loss)
+        self.g.assign(scale * gradient)
+        self.stored.assign(0)
+        self.head.assign(0)
+        finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))
+        return terms, tf.norm(gradient), finite
+
+    def _direction(self, free_gradient):
+        """-H q by the two-loop recursion over the stored pairs, newest first (unrolled: the
+        history length is fixed)."""
+        m, stored, head = self.history, self.stored, self.head
+        q, alphas = free_gradient, []
+        for i in range(m):
+            index = (head - 1 - i) % m
+            valid = tf.cast(i < stored, tf.float64)
+            alpha = valid * self.rho[index] * tf.tensordot(self.s[index], q, 1)
+            q = q - alpha * self.y[index]
+            alphas.append(alpha)
+        newest = (head - 1) % m
+        y_newest = self.y[newest]
+        gamma = tf.where(
+            stored > 0,
+            tf.tensordot(self.s[newest], y_newest, 1)
+            / tf.maximum(tf.tensordot(y_newest, y_newest, 1), 1e-300),
+            tf.constant(1.0, tf.float64),
+        )
+        r = gamma * q
+        for i in reversed(range(m)):
+            index = (head - 1 - i) % m
+            valid = tf.cast(i < stored, tf.float64)
+            beta = valid * self.rho[index] * tf.tensordot(self.y[index], r, 1)
+            r = r + (alphas[i] - beta) * self.s[index]
+        return -r
+
+    def _run_chunk(self, length, max_evaluations, evaluations_done):
+        """Up to `length` (at most `chunk`) iterations, fewer if the run stops. Returns per
+        iteration: total loss (unscaled), terms, gradient norm and evaluations so far; the
+        count; the status."""
+
+        def array(dtype, shape=()):  # fixed size (XLA needs it); rows past the count unused
+            return tf.TensorArray(dtype, size=self.chunk, element_shape=shape)
+
+        totals, norms, counts = array(tf.float64), array(tf.float64), array(tf.int32)
+        terms_out = array(tf.float64, (len(self.term_names),))
+        done, status, evaluations = tf.constant(0), tf.constant(RUNNING), evaluations_done
+        while done < length and status == RUNNING:
+            status, evaluations, accepted, total, terms, norm = self._iteration(
+                max_evaluations, evaluations
+            )
+            if accepted:
+                totals = totals.write(done, total)
+                terms_out = terms_out.write(done, terms)
+                norms = norms.write(done, norm)
+                counts = counts.write(done, evaluations)
+                done += 1
+        return done, status, totals.stack(), terms_out.stack(), norms.stack(), counts.stack()
+
+    def _iteration(self, max_evaluations, evaluations):
+        x, g, f = self.x.read_value(), self.g.read_value(), self.loss.read_value()
+        projected = x - tf.clip_by_value(x - g, self.lower, self.upper)
+        if tf.reduce_max(tf.abs(projected)) <= PROJECTED_GRADIENT_TOLERANCE:
+            return tf.constant(GRADIENT), evaluations, tf.constant(False), *self._no_record()
+        held = ((x <= self.lower) & (g > 0)) | ((x >= self.upper) & (g < 0))
+        free_gradient = tf.where(held, tf.zeros_like(g), g)
+        d = tf.where(held, tf.zeros_like(g), self._direction(free_gradient))
+        slope = tf.tensordot(g, d, 1)
+        if slope >= 0 or self.stored == 0:
+            if slope >= 0:
+                self.stored.assign(0)
+            d = -free_gradient
+            step = 1.0 / tf.maximum(tf.norm(d), 1e-300)
+        else:
+            step = tf.constant(1.0, tf.float64)
+        return self._line_search(x, f, g, d, step, max_evaluations, evaluations)
+
+    def _line_search(self, x, f, g, d, step, max_evaluations, evaluations):
+        expand = self.stored == 0  # SciPy's first step is tiny: let it grow
+        best_f, best_x, best_g = f, x, g
+        best_terms, best_norm = self._no_record()[1], tf.constant(0.0, tf.float64)
+        status, trials, growths, accepted = (
+            tf.constant(RUNNING),
+            tf.constant(0),
+            tf.constant(0),
+            tf.constant(False),
+        )
+        searching = tf.constant(True)
+        while searching:
+            if evaluations >= max_evaluations:
+                status, searching = tf.constant(EVALUATIONS), tf.constant(False)
+            else:
+                trial_x = tf.clip_by_value(x + step * d, self.lower, self.upper)
+                loss, gradient, terms = self._evaluate(trial_x)
+                evaluations += 1
+                trial_f, trial_g = self.scale * loss, self.scale * gradient
+                finite = tf.math.is_finite(trial_f) & tf.reduce_all(tf.math.is_finite(trial_g))
+                decrease = tf.tensordot(g, trial_x - x, 1)
+                armijo = finite & (trial_f <= f + ARMIJO * decrease) & (trial_f < best_f)
+                if armijo:
+                    best_f, best_x, best_g, accepted = trial_f, trial_x, trial_g, tf.constant(True)
+                    best_terms, best_norm = terms, tf.norm(gradient)
+                if not finite and not accepted:
+                    status, searching = tf.constant(NON_FINITE), tf.constant(False)
+                elif armijo and expand and growths < FIRST_STEP_EXPANSIONS:
+                    growths += 1
+                    step = step * FIRST_STEP_GROWTH
+                elif accepted:
+                    searching = tf.constant(False)
+                else:
+                    trials += 1
+                    curvature = trial_f - f - decrease
+                    shrunk = tf.where(
+                        curvature > 0, -decrease / (2.0 * curvature) * step, 0.5 * step
+                    )
+                    step = tf.clip_by_value(shrunk, 0.1 * step, 0.5 * step)
+                    if trials >= LINE_SEARCH_TRIALS:
+                        status, searching = tf.constant(LINE_SEARCH), tf.constant(False)
+        if accepted:
+            status = self._accept(x, f, g, best_x, best_f, best_g, status)
+        return status, evaluations, accepted, best_f / self.scale, best_terms, best_norm
+
+    def _accept(self, x, f, g, new_x, new_f, new_g, status):
+        s, y = new_x - x, new_g - g
+        curvature = tf.tensordot(s, y, 1)
+        if curvature > _EPSILON * tf.tensordot(y, y, 1):
+            head = self.head.read_value()
+            self.s.scatter_nd_update([[head]], s[None])
+            self.y.scatter_nd_update([[head]], y[None])
+            self.rho.scatter_nd_update([[head]], [1.0 / curvature])
+            self.head.assign((head + 1) % self.history)
+            self.stored.assign(tf.minimum(self.stored + 1, self.history))
+        self.x.assign(new_x)
+        self.g.assign(new_g)
+        self.loss.assign(new_f)
+        relative = (f - new_f) / tf.maximum(tf.maximum(tf.abs(f), tf.abs(new_f)), 1.0)
+        if status == RUNNING and relative <= RELATIVE_REDUCTION_TOLERANCE * _EPSILON:
+            status = tf.constant(REDUCTION)
+        return status
+
+    def _no_record(self):
+        count = len(self.term_names)
+        zero = tf.constant(0.0, tf.float64)
+        return zero, tf.zeros([count], tf.float64), zero

@@ -1,0 +1,123 @@
+"""Feature models, traced loss functions and device optimisers built once and reused.
+
+`build_feature_model(config)` builds the backbone a config names, cut down to its loss layers,
+with the backward pass its evaluation asks for. A `Workspace` keeps those, the traced loss
+functions and the in-graph optimisers between `stylize` calls in one process: a notebook's
+second run, a sweep's next cell, the next frame of a video, the next scale of a coarse-to-fine
+run.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Callable
+
+import numpy as np
+
+from nst_tf import devices, features
+from nst_tf.config import StyleConfig
+from nst_tf.evaluation.lean_vgg import LeanVGGFeatures, is_plain_vgg
+from nst_tf.evaluation.loss_function import LossFunction
+from nst_tf.evaluation.spec import LossLayout, LossSpec
+from nst_tf.evaluation.targets import Targets, feature_function
+from nst_tf.optim.device_lbfgsb import DeviceLbfgsb
+
+
+def build_feature_model(config: StyleConfig) -> Callable:
+    """The backbone `config` names, with its weights and pooling, cut down to the loss layers:
+    a callable image (1, H, W, 3) -> list of features, usable at any image size. With a lean
+    evaluation (`devices.evaluation_for`) the hand-written backward pass of `lean_vgg` (VGG
+    only), else a Keras model that TensorFlow differentiates; float16 arithmetic for
+    --precision=mixed. ValueError for an unknown layer."""
+    backbone = features.load_backbone(config.backbone, config.weights, config.seed, config.pooling)
+    layers = list(config.feature_layers)
+    mixed = config.precision == "mixed"
+    if devices.uses_lean_backward(devices.evaluation_for(config)):
+        features.check_layer_names(backbone, layers)
+        if not is_plain_vgg(backbone):
+            raise ValueError(f"the lean backward pass needs a VGG backbone, not {backbone.name}")
+        model = LeanVGGFeatures(backbone, layers, "float16" if mixed else "float32")
+    else:
+        model = features.build_feature_model(backbone, layers, mixed)
+    del backbone
+    gc.collect()  # Keras models sit in reference cycles: free the unused weights now
+    return model
+
+
+class Workspace:
+    """Kept between `stylize` calls (pass the same workspace to each): a backbone built once per
+    (backbone, weights, pooling, layers, backward pass, float16 or not), a loss function traced
+    once per (model, loss layout, image size, XLA), an in-graph optimiser per (loss function,
+    bounds, history); a later run of the same kind only loads its own targets and weights
+    (`LossFunction.load`). Everything is kept until the workspace is dropped: one VGG19 is
+    about 80 MB. `builds`, `traces` and `optimizer_builds` count what was made."""
+
+    def __init__(self):
+        self._models: dict[tuple, Callable] = {}
+        self._functions: dict[tuple, LossFunction] = {}
+        self._forwards: dict[tuple, Callable] = {}
+        self._device_optimizers: dict[tuple, object] = {}
+        self.optimizer_builds = 0
+        self.builds = 0
+        self.traces = 0
+
+    def feature_model(self, config: StyleConfig) -> Callable:
+        """The feature model `config` needs, built on first use."""
+        seed = config.seed if config.weights.strip().lower() == "none" else None
+        lean = devices.uses_lean_backward(devices.evaluation_for(config))
+        key = (config.backbone, config.weights, config.pooling, seed, config.feature_layers,
+               lean, config.precision == "mixed")  # fmt: skip
+        if key not in self._models:
+            self._models[key] = build_feature_model(config)
+            self.builds += 1
+        return self._models[key]
+
+    def target_function(self, feature_model: Callable, spec: LossSpec) -> Callable:
+        """The `targets.feature_function` for computing targets, kept per model and layers."""
+        key = (id(feature_model), tuple(spec.feature_layers))
+        if key not in self._forwards:
+            self._forwards[key] = feature_function(feature_model, spec)
+        return self._forwards[key]
+
+    def loss_function(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
+                      width: int, jit_compile: bool) -> LossFunction:  # fmt: skip
+        """A loss function for these targets and weights: a cached one of the same kind with
+        them loaded, or a new one."""
+        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile)
+        function = self._functions.get(key)
+        if function is None:
+            function = LossFunction(feature_model, spec, targets, height, width, jit_compile)
+            self._functions[key] = function
+            self.traces += 1
+        else:
+            function.load(spec, targets)
+        return function
+
+    def device_optimizer(
+        self,
+        loss_function: LossFunction,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        history: int,
+        jit_compile: bool,
+        chunk: int,
+    ) -> DeviceLbfgsb:
+        """The `optim.device_lbfgsb.DeviceLbfgsb` (variables and the chunk function, compiled
+        by XLA with `jit_compile`, running up to `chunk` iterations a call) of this loss
+        function, bounds (H, W, 3 arrays) and history, built on first use: a later run of the
+        same kind reuses it, and it starts afresh from that run's image."""
+        bounds = hashlib.sha1(lower.tobytes() + upper.tobytes()).hexdigest()
+        key = (id(loss_function), lower.shape, bounds, history, jit_compile, chunk)
+        if key not in self._device_optimizers:
+            self._device_optimizers[key] = DeviceLbfgsb(
+                _batch_of_one(loss_function), lower.shape, lower, upper, history, jit_compile,
+                chunk, loss_function.term_names,
+            )  # fmt: skip
+            self.optimizer_builds += 1
+        return self._device_optimizers[key]
+
+
+def _batch_of_one(loss_function: Callable) -> Callable:
+    """The loss function of an (H, W, 3) image, for optimisers that know no batch axis."""
+    return lambda image: loss_function(image[None])
