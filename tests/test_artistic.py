@@ -132,6 +132,7 @@ def test_adam_projects_onto_the_box_and_stops_on_explosion():
     assert not exploded.finite and "exploded" in exploded.stop_reason
 
 
+@pytest.mark.slow
 def test_cli_with_every_artistic_flag(tmp_path, make_image):
     content = make_image("c.png", 64, 48)
     styles = make_image("a.png", 48, 48, seed=1) + "," + make_image("b.png", 40, 56, seed=2)
@@ -152,6 +153,7 @@ def test_cli_with_every_artistic_flag(tmp_path, make_image):
     assert process.returncode == 2 and "--style_blend_weights needs 2 values" in process.stderr
 
 
+@pytest.mark.slow
 def test_tensorboard_summaries(tmp_path, make_image):
     import glob
 
@@ -198,14 +200,30 @@ def test_other_backbones_run_with_their_own_layers_and_pixels(
         assert lower.min() == -1.0 and upper.max() == 1.0
 
 
-def test_api_takes_a_list_of_styles_with_equal_blend_by_default():
+def test_api_blends_style_arrays_by_their_weights():
+    """Arrays only, no file names: the blend weights act (0.7/0.3 differs from 0.3/0.7 and
+    from either style alone), empty weights mean an equal blend, and the weights must match
+    the number of styles passed."""
     from nst_tf import StyleConfig, stylize
 
     rng = np.random.default_rng(4)
-    images = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3)]
-    result = stylize(
-        images[0],
-        images[1:],
-        StyleConfig(weights="none", max_size=32, iterations=2),
-    )
-    assert result.iterations == 2 and result.image_rgb.shape == (32, 32, 3)
+    content, first, second = (rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3))
+    base = StyleConfig(weights="none", max_size=32, iterations=4, init="noise")
+
+    def image(styles, blend=()):
+        result = stylize(content, styles, base.replace(style_blend_weights=blend))
+        assert result.iterations == 4 and result.image_rgb.shape == (32, 32, 3)
+        return result.image_vgg
+
+    mostly_first, mostly_second = image([first, second], (0.7, 0.3)), image([first, second], (3, 7))
+    alone_first, alone_second = image(first), image(second)
+    distinct = [mostly_first, mostly_second, alone_first, alone_second]
+    for i, one in enumerate(distinct):
+        for other in distinct[i + 1 :]:
+            assert np.abs(one - other).max() > 1.0
+    # 0.7/0.3 lies closer to the first style alone than 0.3/0.7 does, and vice versa
+    assert np.abs(mostly_first - alone_first).mean() < np.abs(mostly_second - alone_first).mean()
+    assert np.abs(mostly_second - alone_second).mean() < np.abs(mostly_first - alone_second).mean()
+    np.testing.assert_array_equal(image([first, second]), image([first, second], (1, 1)))
+    with pytest.raises(ValueError, match="--style_blend_weights needs 2 values"):
+        stylize(content, [first, second], base.replace(style_blend_weights=(1.0, 2.0, 3.0)))

@@ -128,6 +128,7 @@ def test_bad_flag(files, flag, fragment):
     assert_clean_error(process.returncode, process.stderr, fragment, output)
 
 
+@pytest.mark.slow
 def test_unknown_layer_wrong_and_corrupt_weights(files, tmp_path):
     content, style, output, _ = files
     common = [f"--content={content}", f"--style={style}", f"--output={output}", "--max_size=64"]
@@ -194,6 +195,7 @@ def odd_images(tmp_path):
     return paths
 
 
+@pytest.mark.slow
 def test_valid_but_odd_images_work(files, capsys, tmp_path):
     _, style, _, _ = files
     for name, path in odd_images(tmp_path).items():

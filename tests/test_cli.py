@@ -45,6 +45,11 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     if memory.wants_malloc_tunables(os.environ):  # the command line re-executes itself with them
         assert record["versions"]["glibc_tunables"] == memory.MALLOC_TUNABLES
     assert record["status"] == "finished"
+    assert record["setup_seconds"] > 0 and record["optimizing_seconds"] > 0
+    assert record["checkpoint_seconds"] >= 0  # none due: --checkpoint_every=10 > 4 iterations
+    assert sum(item["seconds"] for item in record["history"]) == pytest.approx(
+        record["optimizing_seconds"], abs=0.01
+    )
     assert sorted(os.listdir(tmp_path)) == [
         "c.png",
         "result.json",
@@ -106,6 +111,7 @@ def test_non_finite_loss_keeps_last_finite_image(pair, monkeypatch, capsys):
     assert record["status"] == "non-finite" and record["iterations"] < 20
 
 
+@pytest.mark.slow
 def test_start_is_quiet_unless_tensorflow_logs_are_asked_for(pair, monkeypatch):
     content, style, output = pair
     args = (f"--content={content}", f"--style={style}", f"--output={output}", "--weights=none",

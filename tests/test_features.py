@@ -40,6 +40,7 @@ def test_random_weights_are_seeded():
     assert not np.allclose(first, other)
 
 
+@pytest.mark.hed
 def test_hed_weights_are_pretrained_vgg16():
     model = features.load_backbone("vgg16", "hed")
     kernel = model.get_layer("block1_conv1").get_weights()[0]

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from nst_tf import StyleConfig, stylize
 from nst_tf.multiscale import scale_iterations, scale_sizes
@@ -37,6 +38,7 @@ def test_coarse_to_fine_run_numbers_iterations_across_scales(monkeypatch):
     assert len(loads) == 1  # one backbone serves every scale
 
 
+@pytest.mark.slow
 def test_cli_coarse_to_fine_and_resume_refused(tmp_path, make_image):
     import json
 

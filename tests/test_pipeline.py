@@ -67,6 +67,7 @@ def test_random_weights_run_reports_every_iteration_and_can_stop():
     assert all(r.image_vgg is None for r in result.history)
 
 
+@pytest.mark.hed
 def test_pretrained_offline_run_lowers_style_loss_tenfold():
     """96 px, the real sample pair and the offline VGG16: style loss falls >= 10x from content."""
     content = load_image("images/tubingen.jpg")

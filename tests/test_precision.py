@@ -90,6 +90,7 @@ def relative_error(actual, expected):
     return np.linalg.norm(actual - expected) / np.linalg.norm(expected)
 
 
+@pytest.mark.hed
 @pytest.mark.parametrize("evaluation", ["lean", "autodiff"])
 def test_mixed_precision_agrees_with_float32(sample_pair, evaluation):
     """Pretrained VGG16, 64 px: the loss to 1e-3, the gradient's direction to 1e-3 (cosine) and
@@ -104,6 +105,7 @@ def test_mixed_precision_agrees_with_float32(sample_pair, evaluation):
     assert relative_error(mixed_gradient, gradient) < 0.05
 
 
+@pytest.mark.hed
 def test_mixed_gradient_is_scaled_so_tiny_losses_keep_it(sample_pair, monkeypatch):
     """Loss weights 1e-8 times smaller give feature gradients far below float16's smallest
     number: the power-of-two scale keeps the gradient (same as at full weight, to 1e-3), and
@@ -131,6 +133,8 @@ def test_gradient_scale_of_zero_gradients_is_one():
     assert float(precision.gradient_scale([tf.zeros([3]), tf.zeros([2, 2])])) == 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.hed
 def test_a_mixed_precision_run_ends_within_2_percent_of_float32(sample_pair):
     """64 px, pretrained VGG16 from noise, 40 L-BFGS-B iterations each."""
     content, style, _ = sample_pair

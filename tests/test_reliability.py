@@ -20,6 +20,7 @@ def run_args(tmp_path, make_image):
     return common + ["--max_size=64", "--iterations=40", "--log_every=1"], output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_best_image_and_resume_finishes(run_args, signal_number, status):
     args, output = run_args
@@ -49,6 +50,7 @@ def test_signal_saves_best_image_and_resume_finishes(run_args, signal_number, st
     assert not os.path.exists(output[:-4] + ".checkpoint.npz")
 
 
+@pytest.mark.slow
 def test_second_signal_exits_at_once(run_args):
     args, _ = run_args
     process = start_cli(*args, "--iterations=100000")
@@ -65,27 +67,38 @@ def test_resume_without_checkpoint_is_refused(run_args):
     assert process.returncode == 2 and "nothing to resume" in process.stderr
 
 
+@pytest.mark.slow
 def test_kill_9_never_leaves_a_partial_file(run_args):
+    """Killed at several moments after the third iteration's log line (by then the first
+    iteration's checkpoint and record were written, and later ones may be under way in the
+    background): every file under a real name is complete, and a checkpoint and a record are
+    always there to resume from."""
     args, output = run_args
     folder = os.path.dirname(output)
     for delay in (0.0, 0.13, 0.29, 0.41):
         process = start_cli(*args, "--save_every=1", "--checkpoint_every=1", "--iterations=1000")
-        wait_for_line(process, "iter 2/")
+        wait_for_line(process, "iter 3/")
         time.sleep(delay)
         process.kill()
         process.wait()
+        checked = set()
         for name in os.listdir(folder):
             path = os.path.join(folder, name)
             if name.startswith(".tmp-"):
                 continue  # an unfinished temporary file: never under a real name
             if name.endswith(".png") and name not in ("c.png", "s.png"):
                 Image.open(path).load()
+                checked.add("png")
             elif name.endswith(".json"):
-                json.load(open(path))
+                assert json.load(open(path))["status"] == "running"
+                checked.add("json")
             elif name.endswith(".npz"):
                 assert np.load(path)["image_vgg"].shape == (48, 64, 3)
+                checked.add("npz")
+        assert checked == {"png", "json", "npz"}, (delay, sorted(os.listdir(folder)))
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(tmp_path, run_args):
     args, output = run_args
     second = str(tmp_path / "again.png")

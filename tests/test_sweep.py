@@ -2,8 +2,11 @@
 
 import csv
 import os
+import re
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -106,22 +109,23 @@ def test_a_cell_with_settings_that_do_not_fit_is_named(grid):
         build_cells(two_layers, sweep)
 
 
-def test_local_runner_builds_and_traces_once_and_ray_gives_the_same_csv(grid, tmp_path):
+def test_local_runner_builds_and_traces_once(grid):
     base, sweep = grid
     _, cells, pending = plan(base, sweep)
     workspace, outcomes = Workspace(), []
     run_locally(pending, lambda cell, outcome: outcomes.append(outcome), workspace)
     assert [outcome.status for outcome in outcomes] == ["finished"] * 4
     assert (workspace.builds, workspace.traces) == (1, 1)
+    assert all(is_finished(cell) for cell in cells)
     local = run_sweep(base, sweep)  # everything finished: writes the CSV, runs nothing
     assert (local.skipped, local.ran) == (4, 0)
-    ray_sweep = SweepConfig(**{**sweep.__dict__, "runner": "ray",
-                               "out_dir": str(tmp_path / "ray")})  # fmt: skip
-    remote = run_sweep(base, ray_sweep)
-    assert (remote.skipped, remote.ran, remote.failed) == (0, 4, 0)
-    local_rows, ray_rows = read_csv(local.results_path), read_csv(remote.results_path)
-    assert len(local_rows) == len(ray_rows) == 4
-    for mine, theirs in zip(local_rows, ray_rows, strict=True):
+
+
+def assert_same_results(local_csv, other_csv):
+    """Two runs of one grid: same cells, all finished, same counts and losses."""
+    local_rows, other_rows = read_csv(local_csv), read_csv(other_csv)
+    assert len(local_rows) == len(other_rows) == 4
+    for mine, theirs in zip(local_rows, other_rows, strict=True):
         assert mine["cell"] == theirs["cell"] and mine["status"] == theirs["status"] == "finished"
         assert (mine["iterations"], mine["evaluations"]) == (
             theirs["iterations"],
@@ -130,6 +134,62 @@ def test_local_runner_builds_and_traces_once_and_ray_gives_the_same_csv(grid, tm
         for column in LOSS_COLUMNS:
             assert float(mine[column]) == pytest.approx(float(theirs[column]), rel=1e-5), column
         assert float(mine["style_loss"]) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_gives_the_local_runners_csv(grid, tmp_path):
+    base, sweep = grid
+    local = run_sweep(base, sweep)
+    ray_sweep = SweepConfig(**{**sweep.__dict__, "runner": "ray",
+                               "out_dir": str(tmp_path / "ray")})  # fmt: skip
+    remote = run_sweep(base, ray_sweep)
+    assert (remote.skipped, remote.ran, remote.failed) == (0, 4, 0)
+    assert_same_results(local.results_path, remote.results_path)
+
+
+# A throw-away cluster on this machine: loopback only, no token (Ray 2.5x turns token
+# authentication on for `ray start --head` unless told otherwise).
+RAY_TEST_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def ray_command(*args):
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    result = subprocess.run([ray, *args], capture_output=True, text=True, timeout=180,
+                            env=cli_env(**RAY_TEST_ENV))  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_sweep_on_a_two_node_ray_cluster_uses_both_and_equals_the_local_run(grid, tmp_path):
+    """`ray start --head` and a second node (`ray start --address=...`) on this machine, one CPU
+    each: `python -m nst_tf.sweep --runner=ray --ray_address=...` joins, its cells run on both
+    nodes (its progress lines name them), and its CSV equals the local runner's. Both nodes
+    are stopped afterwards."""
+    base, sweep = grid
+    port = 6390 + os.getpid() % 500
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    node = ["--num-cpus=1", "--num-gpus=0", "--node-ip-address=127.0.0.1"]
+    ray_command("start", "--head", f"--port={port}", "--include-dashboard=false",
+                f"--temp-dir={temp}", *node)  # fmt: skip
+    try:
+        ray_command("start", f"--address=127.0.0.1:{port}", *node)
+        process = run_sweep_cli(
+            f"--content={sweep.contents[0]}", f"--styles={','.join(sweep.styles)}",
+            "--weights=none", "--max_size=48", "--iterations=6", "--grid=style_weight:0.01,0.1",
+            "--runner=ray", "--cpus_per_trial=1", f"--ray_address=127.0.0.1:{port}",
+            f"--out_dir={tmp_path / 'cluster'}", env=cli_env(**RAY_TEST_ENV),
+        )  # fmt: skip
+        _, err = process.communicate(timeout=600)
+    finally:
+        ray_command("stop", "--force")
+    assert process.returncode == 0, err
+    nodes = re.findall(r"\] finished .* on node (\w+);", err)
+    assert len(nodes) == 4 and len(set(nodes)) == 2, err
+    local = run_sweep(base.replace(evaluation="lean"), sweep)  # as the command line's flags
+    assert_same_results(local.results_path, str(tmp_path / "cluster" / "results.csv"))
 
 
 def test_an_interrupted_sweep_redoes_only_the_unfinished_cells(grid):
@@ -207,9 +267,9 @@ def test_contact_sheets_per_pair_of_varying_axes_with_labels(grid, tmp_path):
     assert rows.min() > sheet.column_labels[0].box[3]  # under its column label
 
 
-def run_sweep_cli(*args, **kwargs):
+def run_sweep_cli(*args, env=None, **kwargs):
     command = cli_command(*args, module="nst_tf.sweep")
-    return subprocess.Popen(command, cwd=REPO, env=cli_env(), stdout=subprocess.PIPE,
+    return subprocess.Popen(command, cwd=REPO, env=env or cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
 
 
@@ -236,6 +296,7 @@ def test_bad_grid_is_one_error_line_and_status_2(grid):
     ]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(grid):
     base, sweep = grid
     process = run_sweep_cli(

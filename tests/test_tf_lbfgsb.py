@@ -136,6 +136,7 @@ def test_chunks_end_on_every_reporting_period():
     assert default_chunk(1, 0, 0) == 1 and default_chunk(0, 0, 0) == 10
 
 
+@pytest.mark.slow
 def test_cli_interrupt_and_resume_take_the_uninterrupted_runs_iterates(tmp_path, make_image):
     content, style = make_image("c.png", 96, 72), make_image("s.png", 64, 64, seed=1)
     common = [f"--content={content}", f"--style={style}", "--weights=none", "--max_size=48",
@@ -160,6 +161,8 @@ def test_cli_interrupt_and_resume_take_the_uninterrupted_runs_iterates(tmp_path,
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.hed
 def test_at_128_px_with_pretrained_features_it_matches_scipy_at_equal_evaluations():
     from nst_tf import StyleConfig, load_image, stylize
 
@@ -218,3 +221,40 @@ def test_compiled_by_xla_it_takes_the_same_path_to_the_same_minimum():
     assert results[True].loss == pytest.approx(results[False].loss, rel=1e-6)
     np.testing.assert_allclose(results[True].x, results[False].x, atol=1e-2)
     assert np.all((results[True].x >= lower) & (results[True].x <= upper))
+
+
+def test_one_compile_serves_every_iteration_count_and_a_resume():
+    """The chunk function takes its iteration count as a tensor: a run of 15 iterations in
+    chunks of 10 (a full chunk and a short one) and a resumed run of 7 trace it once."""
+    start, lower, upper = problem()
+    optimizer = DeviceLbfgsb(rosenbrock_tf, start.shape, lower, upper, history=5, chunk=10)
+    settings = dict(max_evaluations=500, history=5, chunk=10, optimizer=optimizer)
+    first = minimize_lbfgs_tf(rosenbrock_tf, start, lower, upper, iterations=15, **settings)
+    assert first.iterations == 15 and first.setup_seconds > 0
+    resumed = minimize_lbfgs_tf(rosenbrock_tf, start, lower, upper, iterations=7,
+                                state=first.state, **settings)  # fmt: skip
+    assert resumed.iterations == 7
+    assert optimizer.run_chunk.experimental_get_tracing_count() == 1
+    assert optimizer.start.experimental_get_tracing_count() == 1
+
+
+def test_a_snapshot_keeps_its_values_while_the_run_goes_on():
+    """A checkpoint's snapshot stays on the device and is copied to the host later, in the
+    background: the steps taken meanwhile must not change it."""
+    function, _, lower, upper = quadratic()
+    snapshots = []
+
+    def on_iteration(iteration, evaluations, x, info):
+        if iteration == 4:
+            snapshots.append((info.state(), info.state.__self__.state()))
+
+    minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=12, max_evaluations=100,
+                      history=5, chunk=4, on_iteration=on_iteration)  # fmt: skip
+    ((snapshot, host_copy),) = snapshots
+    for name in ("x", "gradient", "s", "y", "rho"):
+        np.testing.assert_array_equal(np.asarray(getattr(snapshot, name)), getattr(host_copy, name))
+    assert (snapshot.stored, snapshot.head, snapshot.loss) == (
+        host_copy.stored,
+        host_copy.head,
+        host_copy.loss,
+    )

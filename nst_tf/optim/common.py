@@ -19,9 +19,9 @@ RELATIVE_REDUCTION_TOLERANCE = 10.0
 
 @dataclass
 class LbfgsState:
-    """Everything the optimiser carries between iterations, on the host (float64 arrays of n
-    values; s and y (history, n) with `stored` valid rows ending before row `head`). Loss and
-    gradient are scaled by `scale`."""
+    """Everything the optimiser carries between iterations (float64 arrays of n values, on the
+    host, or in a device snapshot tensors; s and y (history, n) with `stored` valid rows ending
+    before row `head`). Loss and gradient are scaled by `scale`."""
 
     x: np.ndarray
     loss: float
@@ -37,7 +37,8 @@ class LbfgsState:
 @dataclass(frozen=True)
 class IterationInfo:
     """What the in-graph optimiser knows of an iteration: the loss terms of its accepted point
-    (unscaled), the gradient's L2 norm, and (at a chunk's end only) a way to copy its state."""
+    (unscaled), the gradient's L2 norm, and (at a chunk's end only) a way to snapshot its
+    state (`DeviceLbfgsb.snapshot`)."""
 
     terms: dict[str, float]
     gradient_norm: float

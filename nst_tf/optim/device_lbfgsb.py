@@ -115,6 +115,18 @@ class DeviceLbfgsb:
             scale=float(self.scale.numpy()),
         )  # fmt: skip
 
+    def snapshot(self) -> LbfgsState:
+        """The state now, its arrays still on the device (copies that later steps do not
+        change: TensorFlow copies a variable's buffer before writing into it while a read of
+        it is alive); `np.asarray` of them copies them to the host. For a checkpoint written
+        in the background, so that the device-to-host copy leaves the optimisation alone."""
+        return LbfgsState(
+            x=tf.identity(self.x), loss=float(self.loss.numpy()), gradient=tf.identity(self.g),
+            s=tf.identity(self.s), y=tf.identity(self.y), rho=tf.identity(self.rho),
+            stored=int(self.stored.numpy()), head=int(self.head.numpy()),
+            scale=float(self.scale.numpy()),
+        )  # fmt: skip
+
     def load(self, state: LbfgsState) -> None:
         """Continue from a host copy (same size and history, else ValueError)."""
         if state.s.shape != tuple(self.s.shape):

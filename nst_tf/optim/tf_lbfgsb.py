@@ -163,7 +163,7 @@ def _report(optimizer, on_iteration, first, terms, norms, counts):
     for k in range(len(counts)):
         last = k == len(counts) - 1
         info = IterationInfo(_named(optimizer, terms[k]), float(norms[k]),
-                             optimizer.state if last else None)  # fmt: skip
+                             optimizer.snapshot if last else None)  # fmt: skip
         x = optimizer.x.numpy().reshape(optimizer.shape) if last else None
         try:
             if on_iteration is not None:
