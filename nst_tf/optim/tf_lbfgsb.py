@@ -1,6 +1,24 @@
 """Minimising on the device with the in-graph L-BFGS-B (`device_lbfgsb`): a chunk of
 iterations per device call, the host taking over between chunks only for what progress reports,
 callbacks, checkpoints and signals need.
+
+Method: projected limited-memory BFGS with a backtracking line search along the projected path,
+chosen over L-BFGS-B's generalized Cauchy point and subspace minimisation because every step of
+it is a handful of whole-vector operations (no sequential breakpoint search), which is what a
+GPU does well; TensorFlow Probability's `lbfgs_minimize` has no bounds. Per iteration:
+1. the variables held at a bound by the gradient (x = lower with g > 0, x = upper with g < 0)
+   are fixed; on the others, d = -H g with H the L-BFGS inverse Hessian of the last `history`
+   correction pairs (two-loop recursion, initial scaling s'y / y'y);
+   if d is not a descent direction, the history is dropped and d = -g (free variables);
+2. trial points x(a) = clip(x + a d, lower, upper), a = 1 (the first iteration: 1 / |d|, as
+   SciPy, then growing by 4 while the loss keeps falling fast), shrunk by quadratic
+   interpolation until the Armijo condition f(x(a)) <= f(x) + 1e-4 g'(x(a) - x) holds: every
+   iterate lies in the box and the loss never rises;
+3. the pair (s, y) is kept when its curvature s'y is positive.
+It stops on the iteration count, the evaluation cap, SciPy's path's two tolerances (largest
+projected-gradient entry, relative reduction; `common`), a line search that finds no lower
+point, or a non-finite loss. Loss and gradient are scaled at the first evaluation as on the
+SciPy path (`common.Tracker`). Optimiser state is float64; the loss is evaluated in float32.
 """
 
 from __future__ import annotations
