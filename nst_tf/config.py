@@ -146,6 +146,14 @@ class StyleConfig:
             "network, float32 losses, scaled gradient: for GPU tensor cores; no faster on CPUs)."
         ),
     )
+    tile_size: int = field(
+        default=0,
+        metadata=_help(
+            "Evaluate in blocks of this many pixels a side (exactly the same loss and gradient, "
+            "less memory; VGG only); 0: the whole image when it fits, else the largest block "
+            "that does."
+        ),
+    )
     lbfgs_history: int = field(
         default=10,
         metadata=_help(
@@ -208,6 +216,12 @@ class StyleConfig:
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
+        _require(self.tile_size >= 0, "tile_size", "must be zero or positive")
+        _require(
+            self.backbone in LEAN_BACKBONES or not self.tile_size,
+            "tile_size",
+            "needs a VGG backbone (vgg19 or vgg16)",
+        )
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")
         _require(

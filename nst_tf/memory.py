@@ -1,34 +1,33 @@
-"""How much memory a run needs, estimated before any model is built.
+"""How much memory a run needs, and whether to evaluate the image whole or in blocks, decided
+before any model is built.
 
-Two things grow with the pixels. (1) The network's work, measured by the float32 activations
-up to the deepest layer used (the lean backward pass of `lean_vgg` keeps most of them as one-byte
-masks, but the losses' layers and the gradient buffers grow in step with them). For an H x W
-image, block b (1-5) works at (H / 2^(b-1)) x (W / 2^(b-1)) with 64, 128, 256, 512, 512 channels.
-(2) The optimiser's float64 state over the n = 3 H W pixel values: L-BFGS-B's workspace
-((2m + 5) n values for history m, and 3n int32) and a few float64 copies of x, the gradient and
-the bounds. So
-    activation_bytes = 4 * sum over layers up to the deepest used of h_l * w_l * c_l
-    peak_bytes ~= base_bytes(evaluation) + ACTIVATION_FACTORS[evaluation] * activation_bytes
-                  + optimizer_bytes
-The base (TensorFlow, the model, the interpreter; XLA's compiler on top) and the factor per
-evaluation (`--evaluation`, resolved: the lean backward pass keeps one-byte masks, autodiff
-keeps float32 activations, and XLA on this CPU keeps far more) were fitted, rounded up, to the
-peak resident memory of the command line at 256, 512 and 1024 px measured with
-`python scripts/measure_memory.py --evaluation E` (README, "Memory"; with the MALLOC_TUNABLES
-below; each run long enough for the L-BFGS history to fill).
+What grows with the pixels: (1) the network's work, measured by the float32 activations up to
+the deepest layer used (for an H x W image, VGG block b works at H/2^(b-1) x W/2^(b-1) with 64,
+128, 256, 512, 512 channels), for the whole image or, evaluated in blocks, for the largest
+block's crop (`evaluation.blocks`); (2) the optimiser's float64 state over the n = 3 H W
+pixel values; (3) with blocks, image-sized float32 buffers (the image, its gradient, the
+total-variation term's). Where it all lives depends on the device:
+- on a CPU, in host memory: base(evaluation) + ACTIVATION_FACTORS[evaluation] x activations
+  + optimiser state + buffers;
+- with a GPU, the activations and (for lbfgs_tf) the optimiser's state live on the GPU:
+  GPU_BASE_BYTES + GPU_ACTIVATION_FACTORS[evaluation] x activations + the device state; the
+  host keeps its runtime, the host optimisers' state and lbfgs_tf's checkpoint snapshot.
+The CPU constants were fitted, rounded up, to the peak resident memory of the command line at
+256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory").
+The GPU ones are allowances until a GPU measures them (`scripts/gpu_check.py`).
+
+`plan` takes the whole image when it fits, else the largest block that fits (at least
+MIN_TILE), else refuses with a size that would fit.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import platform
 import re
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from nst_tf.config import StyleConfig
+from nst_tf.machine import GpuMemory
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
@@ -38,103 +37,34 @@ ACTIVATION_FACTORS = {"lean": 1.0, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_x
 # x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
 # of 3 H W values alive during an evaluation besides the optimiser's own state.
 FLOAT64_COPIES = 7
+# Evaluated in blocks: the image, the gradient and its update, and the total-variation term's
+# temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors).
+BLOCK_IMAGE_COPIES = 8
+MIN_TILE = 128
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
-
-
-# glibc malloc: hand blocks of 1 MiB and more straight back to the system when freed (no heap
-# fragmentation creeping up run after run) and back them with transparent huge pages (so the
-# page faults of re-mapping them cost nothing measurable). 512 px: peak 1.53 -> 1.25 GB, same speed.
-MALLOC_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=1048576"
-
-
-def wants_malloc_tunables(environ: dict) -> bool:
-    """True on glibc Linux when the process runs without GLIBC_TUNABLES (which glibc reads only
-    at start-up, so the command line re-executes itself with MALLOC_TUNABLES). A user's own
-    GLIBC_TUNABLES, even empty, is left alone."""
-    return (
-        "GLIBC_TUNABLES" not in environ
-        and platform.system() == "Linux"
-        and platform.libc_ver()[0] == "glibc"
-    )
+# With a GPU: the host side of TensorFlow's runtime (CUDA libraries and context, the process),
+# and the GPU's own (context, cuDNN workspaces, weights). Activations held per evaluation path
+# on the GPU: the CPU's factors until a GPU measures its own. XLA compiling lbfgs_tf's whole
+# loop copies the history (about 6 copies of s and y per iteration, one after another): counted
+# as two whole copies held at once.
+GPU_HOST_BASE_BYTES = 2 * 2**30
+GPU_BASE_BYTES = 2**30
+GPU_ACTIVATION_FACTORS = dict(ACTIVATION_FACTORS)
+XLA_HISTORY_COPIES = 2
 
 
 class ResourceError(ValueError):
     """A run that cannot fit in this machine's memory; the message suggests a --max_size."""
 
 
-# On a GPU the activations live in the GPU's memory (and with --optimizer=lbfgs_tf the
-# optimiser's state too). Not yet measured on a GPU, so these are allowances: the CUDA context,
-# cuDNN workspaces and the weights, and all float32 activations (XLA, the GPU's usual path,
-# keeps more of them alive than the lean pass does on the CPU).
-GPU_BASE_BYTES = 2**30
-GPU_ACTIVATION_FACTOR = 1.0
-
-
 @dataclass(frozen=True)
-class GpuMemory:
-    """The GPU TensorFlow computes on: its name and the bytes this process may use (its total
-    less what other processes hold)."""
+class MemoryPlan:
+    """tile: 0 for the whole image, else the blocks' interior side in pixels; host_bytes and
+    gpu_bytes (None without a GPU): the estimated peaks."""
 
-    name: str
-    available_bytes: int
-
-
-def device_state_bytes(config: StyleConfig, height: int, width: int) -> int:
-    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient, bounds and history
-    ((2m + 4) n values, n = 3 H W), or the float32 image and gradient of a host optimiser."""
-    values = 3 * height * width
-    if config.optimizer == "lbfgs_tf":
-        return 8 * (2 * config.lbfgs_history + 4) * values
-    return 4 * 2 * values
-
-
-def estimate_gpu_bytes(config: StyleConfig, height: int, width: int) -> int:
-    """Estimated peak GPU memory of a run on an H x W content image (see the constants)."""
-    return int(
-        GPU_BASE_BYTES
-        + GPU_ACTIVATION_FACTOR * activation_bytes(config, height, width)
-        + device_state_bytes(config, height, width)
-    )
-
-
-def gpu_memory(run: Callable = subprocess.run) -> GpuMemory | None:
-    """The first GPU's name and the memory left to this process, from `nvidia-smi` (total less
-    the other processes' use, so memory TensorFlow already reserved here still counts as
-    available); None without nvidia-smi or on unexpected output."""
-    try:
-        gpus = run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,uuid", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        apps = run(
-            [
-                "nvidia-smi",
-                "--query-compute-apps=pid,gpu_uuid,used_memory",
-                "--format=csv,noheader,nounits",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return parse_gpu_memory(gpus.stdout, apps.stdout, os.getpid())  # fmt: skip
-
-
-def parse_gpu_memory(gpus_csv: str, apps_csv: str, own_pid: int) -> GpuMemory | None:
-    """GpuMemory of the first GPU from nvidia-smi's CSV answers (MiB), or None."""
-    try:
-        name, total, uuid = (part.strip() for part in gpus_csv.strip().splitlines()[0].split(","))
-        others = 0
-        for line in apps_csv.strip().splitlines():
-            pid, app_uuid, used = (part.strip() for part in line.split(","))
-            if app_uuid == uuid and int(pid) != own_pid:
-                others += int(used)
-        return GpuMemory(name, (int(total) - others) * 2**20)
-    except (IndexError, ValueError):
-        return None
+    tile: int
+    host_bytes: int
+    gpu_bytes: int | None = None
 
 
 def layer_sizes(backbone: str, height: int, width: int) -> list[tuple[str, int]]:
@@ -149,14 +79,28 @@ def layer_sizes(backbone: str, height: int, width: int) -> list[tuple[str, int]]
     return sizes
 
 
+def _deepest(config: StyleConfig) -> int:
+    names = [name for name, _ in layer_sizes(config.backbone, 1, 1)]
+    used = [name for name in config.feature_layers if _LAYER.match(name) and name in names]
+    return max((names.index(name) for name in used), default=len(names) - 1)
+
+
 def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the float32 activations kept up to the deepest layer the config uses."""
     sizes = layer_sizes(config.backbone, height, width)
-    names = [name for name, _ in sizes]
-    layers = config.effective_content_layers + config.effective_style_layers
-    used = [name for name in layers if _LAYER.match(name)]
-    deepest = max((names.index(name) for name in used if name in names), default=len(names) - 1)
-    return 4 * sum(count for _, count in sizes[: deepest + 1])
+    return 4 * sum(count for _, count in sizes[: _deepest(config) + 1])
+
+
+def block_geometry(config: StyleConfig) -> tuple[int, int]:
+    """(margin, stride) of the block-wise evaluation for this VGG config, in pixels (as
+    `evaluation.blocks.geometry` finds them in the model)."""
+    reach, stride = 0, 1
+    for name, _ in layer_sizes(config.backbone, 1, 1)[: _deepest(config) + 1]:
+        if name.endswith("pool"):
+            stride *= 2
+        else:
+            reach += stride
+    return math.ceil(reach / stride) * stride, stride
 
 
 def base_bytes(evaluation: str = "lean") -> int:
@@ -165,84 +109,166 @@ def base_bytes(evaluation: str = "lean") -> int:
 
 
 def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
-    """Bytes of the optimiser's state for an H x W image: L-BFGS-B's workspace (float64
-    (2m + 5) n and int32 3n, n = 3 H W) or Adam's two moments, plus FLOAT64_COPIES vectors."""
-    values = 3 * height * width
+    """Bytes of the optimiser's host state for an H x W image: L-BFGS-B's workspace (float64
+    (2m + 5) n and int32 3n, n = 3 H W), Adam's two moments, or lbfgs_tf's state and a
+    checkpoint's snapshot ((2m + 4) n and (2m + 2) n float64), plus FLOAT64_COPIES vectors."""
+    values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "adam":
         own = 8 * 2 * values
+    elif config.optimizer == "lbfgs_tf":
+        own = 8 * (4 * m + 6) * values
     else:
-        own = 8 * (2 * config.lbfgs_history + 5) * values + 4 * 3 * values
+        own = 8 * (2 * m + 5) * values + 4 * 3 * values
     return own + 8 * FLOAT64_COPIES * values
 
 
+def device_state_bytes(config: StyleConfig, height: int, width: int, loop_xla: bool = False) -> int:
+    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient, bounds and history
+    ((2m + 4) n values, n = 3 H W; with `loop_xla` the history's copies too), or the float32
+    image and gradient of a host optimiser."""
+    values, m = 3 * height * width, config.lbfgs_history
+    if config.optimizer == "lbfgs_tf":
+        copies = XLA_HISTORY_COPIES * 2 * m if loop_xla else 0
+        return 8 * (2 * m + 4 + copies) * values
+    return 4 * 2 * values
+
+
+def _work_bytes(config: StyleConfig, height: int, width: int, tile: int) -> tuple[int, int]:
+    """(float32 activations of the whole image or the largest block's crop, image-sized
+    buffers of the blocks)."""
+    if not tile:
+        return activation_bytes(config, height, width), 0
+    margin, _ = block_geometry(config)
+    crop = (min(height, tile + 2 * margin), min(width, tile + 2 * margin))
+    return activation_bytes(config, *crop), 4 * BLOCK_IMAGE_COPIES * 3 * height * width
+
+
 def estimate_peak_bytes(
-    config: StyleConfig, height: int, width: int, evaluation: str = "lean"
+    config: StyleConfig, height: int, width: int, evaluation: str = "lean", tile: int = 0
 ) -> int:
-    """Estimated peak resident memory of a run on an H x W content image with the resolved
-    `evaluation` (`devices.resolve_evaluation`; lean is auto's choice on a CPU; see module
-    doc)."""
+    """Estimated peak resident memory of a CPU run on an H x W content image with the resolved
+    `evaluation`, whole (tile 0) or in blocks of `tile` px (see module doc)."""
+    activations, buffers = _work_bytes(config, height, width, tile)
     return int(
         base_bytes(evaluation)
-        + ACTIVATION_FACTORS[evaluation] * activation_bytes(config, height, width)
+        + ACTIVATION_FACTORS[evaluation] * activations
+        + buffers
         + optimizer_bytes(config, height, width)
     )
 
 
-def _check_gpu(config: StyleConfig, height: int, width: int, gpu: GpuMemory) -> None:
-    needed = estimate_gpu_bytes(config, height, width)
-    if needed <= gpu.available_bytes:
-        return
-    scale = math.sqrt(max(gpu.available_bytes - GPU_BASE_BYTES, 0) / (needed - GPU_BASE_BYTES))
-    suggestion = max(int(config.max_size * scale * 0.95) // 16 * 16, 32)
-    raise ResourceError(
-        f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB of GPU memory but the "
-        f"{gpu.name} has {gpu.available_bytes / 2**30:.1f} GiB free; try --max_size={suggestion}"
+def estimate_gpu_bytes(
+    config: StyleConfig, height: int, width: int, evaluation: str = "autodiff_xla", tile: int = 0
+) -> int:
+    """Estimated peak GPU memory of a run on an H x W content image (see the constants)."""
+    activations, buffers = _work_bytes(config, height, width, tile)
+    loop_xla = evaluation.endswith("_xla") and not tile
+    return int(
+        GPU_BASE_BYTES
+        + GPU_ACTIVATION_FACTORS[evaluation] * activations
+        + buffers
+        + device_state_bytes(config, height, width, loop_xla)
     )
 
 
-def available_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo, or None where that is not known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+def estimate_gpu_host_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Estimated peak host memory of a run whose network runs on a GPU: the runtime and the
+    optimiser's host side, no activations."""
+    host_state = optimizer_bytes(config, height, width)
+    if config.optimizer == "lbfgs_tf":  # its state lives on the GPU; the snapshot comes home
+        host_state = 8 * (2 * config.lbfgs_history + 2 + FLOAT64_COPIES) * 3 * height * width
+    return GPU_HOST_BASE_BYTES + host_state
 
 
-def check_fits(
+def _demand(config, height, width, evaluation, tile, gpu) -> MemoryPlan:
+    if gpu is None:
+        return MemoryPlan(tile, estimate_peak_bytes(config, height, width, evaluation, tile))
+    return MemoryPlan(
+        tile,
+        estimate_gpu_host_bytes(config, height, width),
+        estimate_gpu_bytes(config, height, width, evaluation, tile),
+    )
+
+
+def _fits(demand: MemoryPlan, available: int | None, gpu: GpuMemory | None) -> bool:
+    host_ok = available is None or demand.host_bytes <= available
+    return host_ok and (gpu is None or demand.gpu_bytes <= gpu.available_bytes)
+
+
+def tile_candidates(config: StyleConfig, height: int, width: int) -> list[int]:
+    """0 (the whole image), then block sides from the image's down to MIN_TILE, multiples of
+    the stride; just `config.tile_size` (0 if not below the image's side) when it is set."""
+    _, stride = block_geometry(config)
+    side = max(height, width)
+    if config.tile_size:
+        tile = max(stride, config.tile_size // stride * stride)
+        return [0 if tile >= side else tile]
+    return [0, *range((side - 1) // stride * stride, MIN_TILE - 1, -stride)]
+
+
+def plan(
     config: StyleConfig,
     height: int,
     width: int,
+    evaluation: str,
     available: int | None,
-    style_sizes: tuple[tuple[int, int], ...] = (),
     gpu: GpuMemory | None = None,
-    evaluation: str = "lean",
-) -> None:
-    """Raise ResourceError, suggesting a --max_size that fits, if a run whose output is
-    height x width would not fit, or if computing the targets of a style image of one of
-    `style_sizes` (height, width) alone would not (its forward pass, without the optimiser).
-    Call it with the sizes the images will be resized to, before resizing them: the resized
-    arrays are themselves part of the peak. With `gpu`, the GPU's memory is checked too.
-    `evaluation`: the resolved --evaluation of the run."""
+) -> MemoryPlan:
+    """The whole image if it fits in host memory (`available` bytes, None: unknown) and on
+    the `gpu`, else the largest block that fits; ResourceError naming a --max_size that would
+    fit when none does. Non-VGG backbones are not estimated: whole, unchecked."""
     if config.backbone not in CONVS_PER_BLOCK:
-        return  # the activation count above is VGG's; other backbones are not estimated
-    if gpu is not None:
-        _check_gpu(config, height, width, gpu)
-    needed = estimate_peak_bytes(config, height, width, evaluation)
-    for style_height, style_width in style_sizes:  # a forward pass only, never compiled
-        forward = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activation_bytes(
-            config, style_height, style_width
-        )
-        needed = max(needed, int(forward))
-    if available is None or needed <= available:
-        return
-    base = base_bytes(evaluation)
-    scale = math.sqrt(max(available - base, 0) / (needed - base))
-    suggestion = int(config.max_size * scale * 0.95) // 16 * 16
+        return MemoryPlan(0, 0, None)
+    found = _first_fit(config, height, width, evaluation, available, gpu)
+    if found is not None:
+        return found
+    smallest = tile_candidates(config, height, width)[-1]
+    demand = _demand(config, height, width, evaluation, smallest, gpu)
+    on_gpu = gpu is not None and demand.gpu_bytes > gpu.available_bytes
+    needed = demand.gpu_bytes if on_gpu else demand.host_bytes
+    where = f"of GPU memory but the {gpu.name} has" if on_gpu else "but only"
+    have = gpu.available_bytes if on_gpu else available
+    suggestion = _largest_size(config, height, width, evaluation, available, gpu)
     raise ResourceError(
-        f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB but only "
-        f"{available / 2**30:.1f} GiB is available; try --max_size={max(suggestion, 32)}"
+        f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB {where} "
+        f"{have / 2**30:.1f} GiB {'free' if on_gpu else 'is available'}; "
+        f"try --max_size={suggestion}"
     )
+
+
+def _first_fit(config, height, width, evaluation, available, gpu) -> MemoryPlan | None:
+    for tile in tile_candidates(config, height, width):
+        demand = _demand(config, height, width, evaluation, tile, gpu)
+        if _fits(demand, available, gpu):
+            return demand
+    return None
+
+
+def _largest_size(config, height, width, evaluation, available, gpu) -> int:
+    """The largest --max_size (a multiple of 16, at least 32) at which some plan fits."""
+    low, high = 2, config.max_size // 16  # in units of 16 px
+    while low < high:
+        middle = (low + high + 1) // 2
+        scale = 16 * middle / config.max_size
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        if _first_fit(config.replace(max_size=16 * middle), *size, evaluation, available, gpu):
+            low = middle
+        else:
+            high = middle - 1
+    return 16 * low
+
+
+def check_targets(config: StyleConfig, style_sizes, tile: int, available: int | None) -> None:
+    """ResourceError if computing the targets of a style image of one of `style_sizes`
+    (height, width) alone would not fit (its forward pass, in blocks of `tile` if set)."""
+    for style_height, style_width in style_sizes:
+        activations, buffers = _work_bytes(config, style_height, style_width, tile)
+        needed = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activations + buffers
+        if available is not None and needed > available:
+            scale = math.sqrt(max(available - BASE_BYTES, 0) / (needed - BASE_BYTES))
+            suggestion = max(int(config.max_size * scale * 0.95) // 16 * 16, 32)
+            raise ResourceError(
+                f"a {style_width}x{style_height} style image needs about {needed / 2**30:.1f} "
+                f"GiB but only {available / 2**30:.1f} GiB is available; try "
+                f"--max_size={suggestion}"
+            )

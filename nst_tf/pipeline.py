@@ -10,14 +10,16 @@ content's colours).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from nst_tf import colors, devices, image_io, memory, multiscale, preprocess
+from nst_tf import colors, devices, image_io, machine, memory, multiscale, preprocess
 from nst_tf.config import StyleConfig
+from nst_tf.evaluation.block_loss import block_targets
 from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets
@@ -27,12 +29,15 @@ from nst_tf.precision import effective_precision, gpu_compute_capabilities, prec
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
 from nst_tf.workspace import Workspace
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Prepared:
     """What every scale of a run shares: the checked config, the input arrays as given (uint8
     RGB), the styles' blend weights (summing to 1), the workspace holding the feature model,
-    the evaluation path that runs and lbfgs_tf's iterations per device call."""
+    the evaluation path that runs, each scale's block side (max_size -> 0 for the whole image)
+    and lbfgs_tf's iterations per device call."""
 
     config: StyleConfig
     content_rgb: np.ndarray
@@ -40,6 +45,7 @@ class Prepared:
     blend: tuple[float, ...]
     workspace: Workspace
     evaluation: str
+    tiles: dict[int, int]
     device_chunk: int = 10
 
 
@@ -79,6 +85,7 @@ def stylize(
             result = _stylize_in_scales(prepared, callback, init_rgb)
         return dataclasses.replace(
             result,
+            tile_size=prepared.tiles[config.max_size],
             setup_seconds=preparing + result.setup_seconds,
             evaluation=prepared.evaluation,
             precision=effective_precision(config.precision, gpu_compute_capabilities()),
@@ -93,20 +100,22 @@ def prepare(
     workspace: Workspace | None,
     device_chunk: int = 10,
 ) -> Prepared:
-    """Check the config against the arrays (blend weights, sizes at every scale) and the
-    memory the final size needs (memory.ResourceError), before anything is resized or built;
-    then get the feature model (into `workspace`, a new one if None)."""
+    """Check the config against the arrays (blend weights, sizes at every scale) and plan each
+    scale's memory (the whole image, or blocks where it would not fit; memory.ResourceError
+    where nothing fits), before anything is resized or built; then get the feature model
+    (into `workspace`, a new one if None)."""
     if not styles_rgb:
         raise ValueError("stylize needs at least one style image")
     blend = config.blend_weights(len(styles_rgb))
+    tiles = {}
     for scale_config in multiscale.scale_configs(config):
         check_sizes(scale_config, content_rgb, styles_rgb)
-    check_memory(config, content_rgb, styles_rgb)
+        tiles[scale_config.max_size] = plan_memory(scale_config, content_rgb, styles_rgb).tile
     workspace = workspace or Workspace()
     workspace.feature_model(config)
     evaluation = devices.evaluation_for(config)
     return Prepared(
-        config, content_rgb, tuple(styles_rgb), blend, workspace, evaluation, device_chunk
+        config, content_rgb, tuple(styles_rgb), blend, workspace, evaluation, tiles, device_chunk
     )
 
 
@@ -121,16 +130,24 @@ def check_sizes(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) 
                                 "the style image")  # fmt: skip
 
 
-def check_memory(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> None:
-    """Refuse (memory.ResourceError) a run that would not fit, in host memory and, where
-    TensorFlow computes on a GPU, in the GPU's, from the sizes the images are about to be
-    resized to: before resizing, so a huge --max_size is refused, not allocated."""
+def plan_memory(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray]
+) -> memory.MemoryPlan:
+    """`memory.plan` for the sizes the images are about to be resized to, in host memory and,
+    where TensorFlow computes on a GPU, in the GPU's: before resizing, so that a huge
+    --max_size is refused, not allocated. Logs when the image is evaluated in blocks."""
     height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
     style_side = round(config.style_scale * config.max_size)
     style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    gpu = memory.gpu_memory() if devices.gpu_visible() else None
-    memory.check_fits(config, height, width, memory.available_bytes(), style_sizes, gpu,
-                      devices.evaluation_for(config))  # fmt: skip
+    gpu = machine.gpu_memory() if devices.gpu_visible() else None
+    available = machine.available_bytes()
+    evaluation = devices.evaluation_for(config)
+    planned = memory.plan(config, height, width, evaluation, available, gpu)
+    memory.check_targets(config, style_sizes, planned.tile, available)
+    if planned.tile:
+        log.info("%dx%d: evaluating in blocks of %d px (peak about %.1f GiB)", width, height,
+                 planned.tile, (planned.gpu_bytes or planned.host_bytes) / 2**30)  # fmt: skip
+    return planned
 
 
 def stylize_scale(
@@ -216,10 +233,14 @@ def build_evaluator(
     space = preprocess.space_for(config.backbone)
     styles = [(space.from_rgb(s), w) for s, w in zip(styles_rgb, prepared.blend, strict=True)]
     forward = workspace.target_function(feature_model, spec)
-    targets = compute_targets(feature_model, spec, space.from_rgb(content_rgb), styles, forward)
+    content_vgg, tile = space.from_rgb(content_rgb), prepared.tiles[config.max_size]
+    if tile:
+        targets = block_targets(feature_model, spec, content_vgg, styles, tile, forward)
+    else:
+        targets = compute_targets(feature_model, spec, content_vgg, styles, forward)
     height, width = content_rgb.shape[:2]
     xla = devices.uses_xla(prepared.evaluation)
-    function = workspace.loss_function(feature_model, spec, targets, height, width, xla)
+    function = workspace.loss_function(feature_model, spec, targets, height, width, xla, tile)
     return Evaluator(function, height, width)
 
 
@@ -256,7 +277,8 @@ def optimize_image(
         from nst_tf.optim.tf_lbfgsb import minimize_lbfgs_tf
 
         chunk = prepared.device_chunk
-        xla = devices.uses_xla(prepared.evaluation)  # then XLA compiles the whole loop too
+        # XLA compiles the whole loop too, unless the blocks' functions are compiled apart
+        xla = devices.uses_xla(prepared.evaluation) and not prepared.tiles[config.max_size]
         optimizer = prepared.workspace.device_optimizer(
             evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk
         )

@@ -52,7 +52,8 @@ class StylizeResult:
     (building the model, computing the targets, tracing and compiling the loss function and
     evaluating the start image, before the first iteration), the evaluation path
     (`devices.resolve_evaluation`), the precision (`precision.effective_precision`) and the
-    devices TensorFlow saw. optimizer_state: lbfgs_tf's state at the end (to continue)."""
+    devices TensorFlow saw. optimizer_state: lbfgs_tf's state at the end (to continue);
+    tile_size: the block side the final scale was evaluated in (0: the whole image)."""
 
     image_rgb: np.ndarray
     image_vgg: np.ndarray
@@ -64,6 +65,7 @@ class StylizeResult:
     initial_losses: dict[str, float]
     history: list[IterationRecord]
     optimizer_state: object | None = None
+    tile_size: int = 0
     setup_seconds: float = 0.0
     evaluation: str = ""
     precision: str = ""

@@ -14,6 +14,11 @@ image being optimised with it.
 - gaussian_w2: squared 2-Wasserstein distance between the Gaussians N(mu, C) fitted to F and
   N(mu', C') to the style, divided by N:
   E = (|mu - mu'|^2 + tr C + tr C' - 2 tr sqrt(sqrt(C') C sqrt(C'))) / N.
+
+Every statistic is a function of sums over positions, its `moments` (for gram F'F; for
+mean_std the sums of f and f^2; for gaussian_w2 those of f and f f'; each with M), so the
+statistic of a whole image is the statistic of the sum of its blocks' moments: the block-wise
+evaluation (`evaluation.blocks`) computes the exact loss and gradient from them.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ import tensorflow as tf
 from nst_tf.losses import feature_matrix, gram_matrix, style_layer_loss
 
 EIGENVALUE_FLOOR = 1e-8
-
-
+STD_EPSILON = 1e-8
 Statistics = tuple[tf.Tensor, ...]
 
 
@@ -43,15 +47,43 @@ class StyleStatistic(Protocol):
     def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
         """The scalar loss E of `features` against the prepared target."""
 
+    def moments(self, features: tf.Tensor) -> Statistics:
+        """Sums over positions, the position count M last: the moments of a whole image are
+        the sums of its blocks'."""
 
-def _mean_and_centered(features):
-    matrix = feature_matrix(features)
-    mean = tf.reduce_mean(matrix, axis=0)
-    return matrix, mean, matrix - mean
+    def describe_moments(self, moments: Statistics) -> Statistics:
+        """`describe` of the features these moments sum."""
+
+    def loss_from_moments(self, moments: Statistics, prepared: Statistics) -> tf.Tensor:
+        """`loss` of the features these moments sum, in the moments' dtype."""
+
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+        """d/dF of sum_k <moment_gradients_k, moments_k(F)>: the loss's gradient at these
+        features when `moment_gradients` are its gradients with respect to the moments."""
 
 
 def _positions(features) -> tf.Tensor:
     return tf.cast(tf.shape(feature_matrix(features))[0], tf.float32)
+
+
+def _linear_feature_gradient(statistic, features, moment_gradients):
+    """The feature gradient of a statistic whose moments are differentiable sums: autodiff of
+    the linear surrogate over this block's features only."""
+    features = tf.convert_to_tensor(features)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        moments = statistic.moments(features)[:-1]
+        surrogate = tf.add_n(
+            [
+                tf.reduce_sum(tf.cast(gradient, moment.dtype) * moment)
+                for moment, gradient in zip(moments, moment_gradients, strict=False)
+            ]
+        )
+    return tape.gradient(surrogate, features)
+
+
+def _cast(values: Statistics, dtype) -> Statistics:
+    return tuple(tf.cast(value, dtype) for value in values)
 
 
 class GramStyle:
@@ -70,14 +102,40 @@ class GramStyle:
         (gram_per_position,) = prepared
         return style_layer_loss(features, gram_per_position * _positions(features))
 
+    def moments(self, features: tf.Tensor) -> Statistics:
+        """(F'F (N, N), M)."""
+        return gram_matrix(features), _positions(features)
+
+    def describe_moments(self, moments: Statistics) -> Statistics:
+        """(Gram / M,)."""
+        gram, positions = moments
+        return (gram / positions,)
+
+    def loss_from_moments(self, moments: Statistics, prepared: Statistics) -> tf.Tensor:
+        """E from the Gram matrix and M."""
+        gram, positions = moments
+        (target,) = _cast(prepared, gram.dtype)
+        channels = tf.cast(tf.shape(gram)[0], gram.dtype)
+        return tf.reduce_sum(tf.square(gram - positions * target)) / (
+            4.0 * channels**2 * positions**2
+        )
+
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+        """F (g + g'), one matrix product (g: the gradient with respect to F'F)."""
+        gradient = tf.cast(moment_gradients[0], features.dtype)
+        matrix = feature_matrix(features)
+        product = tf.matmul(matrix, gradient + tf.transpose(gradient))
+        return tf.reshape(product, tf.shape(features))
+
 
 class MeanStdStyle:
     """Li et al. 2017: per-channel mean and standard deviation."""
 
     def describe(self, features: tf.Tensor) -> Statistics:
         """(mean (N,), standard deviation (N,)) over positions."""
-        _, mean, centered = _mean_and_centered(features)
-        return mean, tf.sqrt(tf.reduce_mean(tf.square(centered), axis=0) + 1e-8)
+        matrix = feature_matrix(features)
+        mean = tf.reduce_mean(matrix, axis=0)
+        return mean, tf.sqrt(tf.reduce_mean(tf.square(matrix - mean), axis=0) + STD_EPSILON)
 
     def prepare(self, statistics: Statistics) -> Statistics:
         """The statistics themselves."""
@@ -85,13 +143,36 @@ class MeanStdStyle:
 
     def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
         """Squared differences of means and deviations, summed, divided by N."""
-        target_mean, target_std = prepared
-        mean, std = self.describe(features)
-        channels = tf.cast(tf.shape(mean)[0], tf.float32)
-        return (
-            tf.reduce_sum(tf.square(mean - target_mean))
-            + tf.reduce_sum(tf.square(std - target_std))
-        ) / channels
+        return _mean_std_distance(*self.describe(features), *prepared)
+
+    def moments(self, features: tf.Tensor) -> Statistics:
+        """(sum of f (N,), sum of f^2 (N,), M)."""
+        matrix = feature_matrix(features)
+        sums = tf.reduce_sum(matrix, axis=0)
+        return sums, tf.reduce_sum(tf.square(matrix), axis=0), _positions(features)
+
+    def describe_moments(self, moments: Statistics) -> Statistics:
+        """(mean, standard deviation)."""
+        sums, squares, positions = moments
+        mean = sums / positions
+        variance = tf.maximum(squares / positions - tf.square(mean), 0.0)
+        return mean, tf.sqrt(variance + STD_EPSILON)
+
+    def loss_from_moments(self, moments: Statistics, prepared: Statistics) -> tf.Tensor:
+        """The loss of the described moments."""
+        mean, std = self.describe_moments(moments)
+        return _mean_std_distance(mean, std, *_cast(prepared, mean.dtype))
+
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+        """By autodiff of the moments' linear surrogate."""
+        return _linear_feature_gradient(self, features, moment_gradients)
+
+
+def _mean_std_distance(mean, std, target_mean, target_std):
+    channels = tf.cast(tf.shape(mean)[0], mean.dtype)
+    return (
+        tf.reduce_sum(tf.square(mean - target_mean)) + tf.reduce_sum(tf.square(std - target_std))
+    ) / channels
 
 
 class GaussianW2Style:
@@ -99,7 +180,9 @@ class GaussianW2Style:
 
     def describe(self, features: tf.Tensor) -> Statistics:
         """(mean (N,), covariance (N, N)) over positions."""
-        _, mean, centered = _mean_and_centered(features)
+        matrix = feature_matrix(features)
+        mean = tf.reduce_mean(matrix, axis=0)
+        centered = matrix - mean
         covariance = tf.matmul(centered, centered, transpose_a=True) / _positions(features)
         return mean, covariance
 
@@ -109,20 +192,45 @@ class GaussianW2Style:
         return mean, symmetric_sqrt(covariance), tf.linalg.trace(covariance)
 
     def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
-        """The module doc's W2 distance divided by N."""
-        target_mean, target_sqrt, target_trace = prepared
-        mean, covariance = self.describe(features)
-        middle = tf.matmul(tf.matmul(target_sqrt, covariance), target_sqrt)
-        middle = 0.5 * (middle + tf.transpose(middle))
-        eigenvalues = tf.maximum(tf.linalg.eigvalsh(middle), EIGENVALUE_FLOOR)
-        cross = tf.reduce_sum(tf.sqrt(eigenvalues))
-        distance = (
-            tf.reduce_sum(tf.square(mean - target_mean))
-            + tf.linalg.trace(covariance)
-            + target_trace
-            - 2.0 * cross
-        )
-        return distance / tf.cast(tf.shape(mean)[0], tf.float32)
+        """The module doc's W2 distance divided by N, in float64: its gradient runs through
+        the square roots of the smallest eigenvalues, which float32 gets wrong by percents."""
+        mean, covariance = _cast(self.describe(features), tf.float64)
+        distance = _w2_distance(mean, covariance, *_cast(prepared, tf.float64))
+        return tf.cast(distance, features.dtype)
+
+    def moments(self, features: tf.Tensor) -> Statistics:
+        """(sum of f (N,), sum of f f' (N, N), M)."""
+        matrix = feature_matrix(features)
+        return tf.reduce_sum(matrix, axis=0), gram_matrix(features), _positions(features)
+
+    def describe_moments(self, moments: Statistics) -> Statistics:
+        """(mean, covariance)."""
+        sums, products, positions = moments
+        mean = sums / positions
+        return mean, products / positions - mean[:, None] * mean[None, :]
+
+    def loss_from_moments(self, moments: Statistics, prepared: Statistics) -> tf.Tensor:
+        """The loss of the described moments."""
+        mean, covariance = self.describe_moments(moments)
+        return _w2_distance(mean, covariance, *_cast(prepared, mean.dtype))
+
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+        """By autodiff of the moments' linear surrogate."""
+        return _linear_feature_gradient(self, features, moment_gradients)
+
+
+def _w2_distance(mean, covariance, target_mean, target_sqrt, target_trace):
+    middle = tf.matmul(tf.matmul(target_sqrt, covariance), target_sqrt)
+    middle = 0.5 * (middle + tf.transpose(middle))
+    eigenvalues = tf.maximum(tf.linalg.eigvalsh(middle), EIGENVALUE_FLOOR)
+    cross = tf.reduce_sum(tf.sqrt(eigenvalues))
+    distance = (
+        tf.reduce_sum(tf.square(mean - target_mean))
+        + tf.linalg.trace(covariance)
+        + target_trace
+        - 2.0 * cross
+    )
+    return distance / tf.cast(tf.shape(mean)[0], mean.dtype)
 
 
 def symmetric_sqrt(matrix: tf.Tensor) -> tf.Tensor:

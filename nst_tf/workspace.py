@@ -17,6 +17,7 @@ import numpy as np
 
 from nst_tf import devices, features
 from nst_tf.config import StyleConfig
+from nst_tf.evaluation.block_loss import BlockLossFunction
 from nst_tf.evaluation.lean_vgg import LeanVGGFeatures, is_plain_vgg
 from nst_tf.evaluation.loss_function import LossFunction
 from nst_tf.evaluation.spec import LossLayout, LossSpec
@@ -81,17 +82,21 @@ class Workspace:
         return self._forwards[key]
 
     def loss_function(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
-                      width: int, jit_compile: bool) -> LossFunction:  # fmt: skip
-        """A loss function for these targets and weights: a cached one of the same kind with
-        them loaded, or a new one."""
-        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile)
+                      width: int, jit_compile: bool, tile: int = 0) -> LossFunction:  # fmt: skip
+        """A loss function for these targets and weights, whole or in blocks of `tile` px
+        (`BlockLossFunction`): a cached one of the same kind with them loaded, or a new one."""
+        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile, tile)
         function = self._functions.get(key)
-        if function is None:
-            function = LossFunction(feature_model, spec, targets, height, width, jit_compile)
-            self._functions[key] = function
-            self.traces += 1
-        else:
+        if function is not None:
             function.load(spec, targets)
+            return function
+        if tile:
+            function = BlockLossFunction(feature_model, spec, targets, height, width, tile,
+                                         jit_compile)  # fmt: skip
+        else:
+            function = LossFunction(feature_model, spec, targets, height, width, jit_compile)
+        self._functions[key] = function
+        self.traces += 1
         return function
 
     def device_optimizer(

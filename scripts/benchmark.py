@@ -20,7 +20,7 @@ evaluation analytically, measures the machine's practical float32 peak (a 4096^2
 oneDNN on, in a child process, and a 3x3 convolution) and the fastest path's share, the seconds
 of a 10-iteration run with the share spent outside TensorFlow (SciPy, float64 conversion,
 callbacks), and the peak resident memory of a short run per size in a fresh process, with the
-malloc settings the command line uses (`nst_tf.memory.MALLOC_TUNABLES`).
+malloc settings the command line uses (`nst_tf.machine.MALLOC_TUNABLES`).
 
 On a GPU the peak is the GPU's (the same matmul), and `--loop_iterations 200` adds the
 optimisation loop's seconds (first evaluation to last iteration, the in-graph optimiser's

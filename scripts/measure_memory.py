@@ -4,7 +4,7 @@
         [--evaluation lean] [--precision float32]
 
 Prints, per size, the peak RSS (VmHWM of the child, which runs with the malloc settings the
-command line gives itself, `nst_tf.memory.MALLOC_TUNABLES`), the activation bytes that
+command line gives itself, `nst_tf.machine.MALLOC_TUNABLES`), the activation bytes that
 nst_tf.memory predicts and its estimate, so the constants in nst_tf/memory.py can be checked
 against this machine.
 """
@@ -53,13 +53,13 @@ def peak_rss_of_child(
 ) -> int:
     """Peak RSS in bytes of a fresh Python process that runs `iterations` iterations (the
     default: enough for L-BFGS-B's history to fill, see FULL_HISTORY_ITERATIONS)."""
-    from nst_tf import memory
+    from nst_tf import machine
 
     code = CHILD.format(root=ROOT, size=size, backbone=backbone, iterations=iterations,
                         evaluation=evaluation, precision=precision)  # fmt: skip
     environment = dict(os.environ)
-    if memory.wants_malloc_tunables(environment):
-        environment["GLIBC_TUNABLES"] = memory.MALLOC_TUNABLES
+    if machine.wants_malloc_tunables(environment):
+        environment["GLIBC_TUNABLES"] = machine.MALLOC_TUNABLES
     child = subprocess.run(
         [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
     )

@@ -6,7 +6,7 @@ import os
 import pytest
 from PIL import Image
 
-from nst_tf import memory
+from nst_tf import machine
 from tests.conftest import run_cli, run_in_process
 
 
@@ -42,8 +42,8 @@ def test_end_to_end_with_random_weights(tmp_path, make_image):
     assert len(record["inputs"]["content"]["sha256"]) == 64
     assert {"tensorflow", "keras", "scipy", "numpy"} <= set(record["versions"])
     assert record["config"]["precision"] == "tf32" and record["precision"] == "float32"  # CPU
-    if memory.wants_malloc_tunables(os.environ):  # the command line re-executes itself with them
-        assert record["versions"]["glibc_tunables"] == memory.MALLOC_TUNABLES
+    if machine.wants_malloc_tunables(os.environ):  # the command line re-executes itself with them
+        assert record["versions"]["glibc_tunables"] == machine.MALLOC_TUNABLES
     assert record["status"] == "finished"
     assert record["setup_seconds"] > 0 and record["optimizing_seconds"] > 0
     assert record["checkpoint_seconds"] >= 0  # none due: --checkpoint_every=10 > 4 iterations

@@ -68,6 +68,7 @@ def _outcome_fields(reporter: ProgressReporter, result: StylizeResult) -> dict:
     return {
         "stop_reason": result.stop_reason,
         "initial_losses": result.initial_losses,
+        "tile_size": result.tile_size,
         "setup_seconds": round(result.setup_seconds, 3),
         "optimizing_seconds": round(reporter.optimizing_seconds, 3),
         "checkpoint_seconds": round(reporter.checkpoint_seconds, 3),

@@ -35,7 +35,7 @@ def file_sha256(path: str | None) -> str | None:
 
 def library_versions() -> dict[str, str | None]:
     """Versions of Python and of the numerical libraries that shape the result, and the malloc
-    settings (`memory.MALLOC_TUNABLES`) that shape its memory use."""
+    settings (`machine.MALLOC_TUNABLES`) that shape its memory use."""
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
     for package in ("tensorflow", "keras", "scipy", "numpy", "pillow"):
         try:

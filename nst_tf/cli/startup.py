@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from nst_tf import memory
+from nst_tf import machine
 
 # Set to 1 to see TensorFlow's start-up notices (as does absl's -v 1).
 TF_LOGS_VARIABLE = "NST_TF_TF_LOGS"
@@ -34,11 +34,11 @@ def start_tensorflow(verbose: bool = False) -> None:
 
 
 def reexec_with_malloc_tunables() -> None:
-    """Restart this process with memory.MALLOC_TUNABLES where `memory.wants_malloc_tunables`
+    """Restart this process with machine.MALLOC_TUNABLES where `machine.wants_malloc_tunables`
     says so. glibc reads them only at start-up, so this must run before TensorFlow is imported
     (nothing imported above does)."""
-    if memory.wants_malloc_tunables(os.environ):
-        environment = {**os.environ, "GLIBC_TUNABLES": memory.MALLOC_TUNABLES}
+    if machine.wants_malloc_tunables(os.environ):
+        environment = {**os.environ, "GLIBC_TUNABLES": machine.MALLOC_TUNABLES}
         os.execve(sys.executable, sys.orig_argv, environment)
 
 

@@ -156,6 +156,17 @@ class LeanVGGFeatures:
     def __call__(self, image: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
         return self._run(tf.cast(image, self.dtype), self._steps)
 
+    def layer_specs(self) -> list[tuple[str, str, int]]:
+        """(name, "conv" or "pool", kernel or window size) per computed layer, input to output
+        (a fused convolution and pooling as both; its convolution unnamed)."""
+        specs = []
+        for name, kind, _, _ in self._steps:
+            if kind in ("conv", "conv_max"):
+                specs.append((name if kind == "conv" else "", "conv", 3))
+            if kind != "conv":
+                specs.append((name, "pool", 2))
+        return specs
+
     @property
     def first_layer(self) -> str | None:
         """The first convolution's name if its output is a requested layer (VGG's block1_conv1

@@ -52,8 +52,13 @@ class LossFunction:
     """
 
     def __init__(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
-                 width: int, jit_compile: bool = False):  # fmt: skip
+                 width: int, jit_compile: bool = False, trace: bool = True):  # fmt: skip
         self.layout = LossLayout.of(spec)
+        self._feature_names = feature_layers(self.layout)
+        self._channels = {
+            name: int(target[0].shape[0])
+            for name, target in zip(self.layout.style_layers, targets.style_targets, strict=True)
+        }
         self.mixed = is_float16_model(feature_model)
         self.image_shape = (1, height, width, 3)
         self._feature_model = feature_model
@@ -65,11 +70,12 @@ class LossFunction:
         self._targets = tf.nest.map_structure(
             lambda t: tf.Variable(t, trainable=False), _target_structure(targets)
         )
-        self._function = tf.function(
-            self._loss_and_gradient,
-            input_signature=[tf.TensorSpec(self.image_shape, tf.float32)],
-            jit_compile=jit_compile,
-        )
+        if trace:  # a subclass may evaluate differently (block_loss)
+            self._function = tf.function(
+                self._loss_and_gradient,
+                input_signature=[tf.TensorSpec(self.image_shape, tf.float32)],
+                jit_compile=jit_compile,
+            )
 
     @property
     def term_names(self) -> tuple[str, ...]:
@@ -127,15 +133,10 @@ class LossFunction:
         *feature_gradients, direct_gradient = loss_tape.gradient(
             total, [features[name] for name in names] + [image]
         )
-        scale = gradient_scale(feature_gradients)
-        scaled = [
-            tf.cast(gradient * scale, outputs[name].dtype)
-            for name, gradient in zip(names, feature_gradients, strict=True)
-        ]
-        network_gradient = network_tape.gradient(
-            [outputs[name] for name in names], image, output_gradients=scaled
+        network_gradient = scaled_network_gradient(
+            network_tape, [outputs[name] for name in names], feature_gradients, image
         )
-        return total, network_gradient / scale + direct_gradient, terms
+        return total, network_gradient + direct_gradient, terms
 
     def _current_targets(self) -> Targets:
         content_targets, style_targets = tf.nest.map_structure(tf.identity, self._targets)
@@ -169,6 +170,19 @@ class LossFunction:
         for index, name in enumerate(layout.style_layers):
             terms[f"style/{name}"] = per_layer[index]
         return total, terms
+
+
+def scaled_network_gradient(
+    tape: tf.GradientTape, outputs: list[tf.Tensor], gradients: list[tf.Tensor], image: tf.Tensor
+) -> tf.Tensor:
+    """The image gradient of sum_k <gradients_k, outputs_k>, the outputs recorded by `tape`
+    from `image`. Float16 outputs get their gradients scaled by a power of two first
+    (`precision.gradient_scale`), and the result is divided by it, exactly."""
+    if all(output.dtype != tf.float16 for output in outputs):
+        return tape.gradient(outputs, image, output_gradients=list(gradients))
+    scale = gradient_scale(gradients)
+    scaled = [tf.cast(g * scale, o.dtype) for g, o in zip(gradients, outputs, strict=True)]
+    return tape.gradient(outputs, image, output_gradients=scaled) / scale
 
 
 def is_float16_model(feature_model: Callable) -> bool:
