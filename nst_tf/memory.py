@@ -16,8 +16,11 @@ The CPU constants were fitted, rounded up, to the peak resident memory of the co
 256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory").
 The GPU ones are allowances until a GPU measures them (`scripts/gpu_check.py`).
 
-`plan` takes the whole image when it fits, else the largest block that fits (at least
-MIN_TILE), else refuses with a size that would fit.
+`plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) that fits
+in AUTO_BLOCK_SHARE of the memory, leaving the rest to the machine (the estimates are
+estimates, and larger blocks gain little: at 2048 px one evaluation in 1024 px blocks took 1.71x
+the whole image's time, in 512 px blocks 2.53x; docs/blocks.md); else the largest block that
+fits at all; else it refuses with a size that would fit.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ FLOAT64_COPIES = 7
 # temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors).
 BLOCK_IMAGE_COPIES = 8
 MIN_TILE = 128
+AUTO_BLOCK_SHARE = 0.5
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
 # With a GPU: the host side of TensorFlow's runtime (CUDA libraries and context, the process),
 # and the GPU's own (context, cuDNN workspaces, weights). Activations held per evaluation path
@@ -237,10 +241,19 @@ def plan(
 
 
 def _first_fit(config, height, width, evaluation, available, gpu) -> MemoryPlan | None:
-    for tile in tile_candidates(config, height, width):
-        demand = _demand(config, height, width, evaluation, tile, gpu)
-        if _fits(demand, available, gpu):
-            return demand
+    """The whole image in all the memory, else blocks in AUTO_BLOCK_SHARE of it, else in all
+    of it (an explicit --tile_size: in all of it)."""
+    tiles = tile_candidates(config, height, width)
+    share = AUTO_BLOCK_SHARE
+    shared_host = None if available is None else int(available * share)
+    shared_gpu = None if gpu is None else GpuMemory(gpu.name, int(gpu.available_bytes * share))
+    passes = [(tiles[:1], available, gpu), (tiles[1:], shared_host, shared_gpu),
+              (tiles[1:], available, gpu)]  # fmt: skip
+    for candidates, host, device in passes if not config.tile_size else [(tiles, available, gpu)]:
+        for tile in candidates:
+            demand = _demand(config, height, width, evaluation, tile, gpu)
+            if _fits(demand, host, device):
+                return demand
     return None
 
 
@@ -258,9 +271,14 @@ def _largest_size(config, height, width, evaluation, available, gpu) -> int:
     return 16 * low
 
 
-def check_targets(config: StyleConfig, style_sizes, tile: int, available: int | None) -> None:
+def check_targets(
+    config: StyleConfig, style_sizes: tuple[tuple[int, int], ...], tile: int, available: int | None
+) -> None:
     """ResourceError if computing the targets of a style image of one of `style_sizes`
-    (height, width) alone would not fit (its forward pass, in blocks of `tile` if set)."""
+    (height, width) alone would not fit (its forward pass, in blocks of `tile` if set).
+    Non-VGG backbones are not estimated."""
+    if config.backbone not in CONVS_PER_BLOCK:
+        return
     for style_height, style_width in style_sizes:
         activations, buffers = _work_bytes(config, style_height, style_width, tile)
         needed = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activations + buffers

@@ -2,8 +2,9 @@
 next size, with fewer iterations at the larger (costlier) sizes.
 
 With `scales` = S and `scale_factor` = f, the long sides are max_size / f^(S-1), ..., max_size / f,
-max_size, and iteration budgets halve from one scale to the next while summing to `iterations`
-(at least one each). `pipeline.stylize` runs its single-scale core once per scale config.
+max_size, and the iterations, summing to `iterations` (at least one each), are shared out by
+`scale_split` or, without one, halve from one scale to the next. `pipeline.stylize` runs its
+single-scale core once per scale config.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ def scale_sizes(config: StyleConfig) -> list[int]:
 
 
 def scale_iterations(config: StyleConfig) -> list[int]:
-    """Iterations per scale, coarsest first: halving per scale, summing to `iterations`."""
-    shares = [2.0 ** (config.scales - 1 - i) for i in range(config.scales)]
+    """Iterations per scale, coarsest first, summing to `iterations`: shared out as
+    `scale_split` says, or halving per scale; rounded down, the rest to the coarsest."""
+    shares = list(config.scale_split) or [
+        2.0 ** (config.scales - 1 - i) for i in range(config.scales)
+    ]
     counts = [max(1, int(config.iterations * share / sum(shares))) for share in shares]
     counts[0] += config.iterations - sum(counts)
     return counts

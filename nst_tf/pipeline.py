@@ -10,26 +10,24 @@ content's colours).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from nst_tf import colors, devices, image_io, machine, memory, multiscale, preprocess
+from nst_tf import colors, devices, multiscale, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluation.block_loss import block_targets
 from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets
+from nst_tf.inputs import check_sizes, initial_image, plan_memory, resize_images
 from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.optim.common import LbfgsState, OptimizeResult
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
 from nst_tf.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,37 +117,6 @@ def prepare(
     )
 
 
-def check_sizes(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> None:
-    """ImageError if the content resized to `max_size`, or a style to `style_scale *
-    max_size`, would have a side under 32 px."""
-    content_size = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
-    image_io.check_min_size(*content_size, "the content image")
-    style_side = round(config.style_scale * config.max_size)
-    for style in styles_rgb:
-        image_io.check_min_size(*image_io.long_side_size(*style.shape[:2], style_side),
-                                "the style image")  # fmt: skip
-
-
-def plan_memory(
-    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray]
-) -> memory.MemoryPlan:
-    """`memory.plan` for the sizes the images are about to be resized to, in host memory and,
-    where TensorFlow computes on a GPU, in the GPU's: before resizing, so that a huge
-    --max_size is refused, not allocated. Logs when the image is evaluated in blocks."""
-    height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
-    style_side = round(config.style_scale * config.max_size)
-    style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    gpu = machine.gpu_memory() if devices.gpu_visible() else None
-    available = machine.available_bytes()
-    evaluation = devices.evaluation_for(config)
-    planned = memory.plan(config, height, width, evaluation, available, gpu)
-    memory.check_targets(config, style_sizes, planned.tile, available)
-    if planned.tile:
-        log.info("%dx%d: evaluating in blocks of %d px (peak about %.1f GiB)", width, height,
-                 planned.tile, (planned.gpu_bytes or planned.host_bytes) / 2**30)  # fmt: skip
-    return planned
-
-
 def stylize_scale(
     prepared: Prepared,
     config: StyleConfig,
@@ -184,43 +151,6 @@ def stylize_scale(
         optimizer_state=result.state,
         setup_seconds=(recorder.ready_at or time.perf_counter()) - started,
     )
-
-
-def resize_images(
-    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(content resized to `max_size` on its long side, [each style resized to `style_scale *
-    max_size`]); styles keep their own aspect ratio."""
-    content = image_io.resize_long_side(content_rgb, config.max_size)
-    side = round(config.style_scale * config.max_size)
-    return content, [image_io.resize_long_side(style, side) for style in styles_rgb]
-
-
-def initial_image(
-    config: StyleConfig,
-    content_rgb: np.ndarray,
-    style_rgb: np.ndarray,
-    init_rgb: np.ndarray | None = None,
-) -> np.ndarray:
-    """The start image, RGB float32 (H, W, 3) at the content's size.
-
-    `init_rgb` (uint8, or float at the content's size, as a resumed run passes) wins if given;
-    else by `config.init`: content; style (stretched to the content's size); noise (the
-    content's mean colour plus Gaussian noise of std 32 levels, seeded by `config.seed`).
-    """
-    height, width = content_rgb.shape[:2]
-    if init_rgb is not None:
-        return image_io.resize_exact(init_rgb, height, width).astype(np.float32)
-    if config.init == "content":
-        return content_rgb.astype(np.float32)
-    if config.init == "style":
-        return image_io.resize_exact(style_rgb, height, width).astype(np.float32)
-    if config.init == "noise":
-        rng = np.random.default_rng(config.seed)
-        mean = content_rgb.reshape(-1, 3).mean(axis=0)
-        noise = rng.normal(0.0, 32.0, (height, width, 3))
-        return np.clip(mean + noise, 0, 255).astype(np.float32)
-    raise ValueError(f"--init={config.init} is a path: pass its pixels as init_rgb")
 
 
 def build_evaluator(

@@ -17,13 +17,13 @@ PACKAGE = os.path.join(REPO, "nst_tf")
 LAYERS = [
     # settings, files, pixels, devices, memory, the loss terms
     {"config", "resources", "image_io", "preprocess", "colors", "devices", "precision",
-     "memory", "losses", "style_losses", "optim.common", "optim.setulb", "optim.scipy_lbfgsb",
-     "optim.adam", "optim"},
+     "machine", "memory", "losses", "style_losses", "optim.common", "optim.setulb",
+     "optim.scipy_lbfgsb", "optim.adam", "optim"},
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
-     "evaluation.evaluator"},
+     "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss"},
     {"optim.device_lbfgsb", "optim.tf_lbfgsb"},  # the in-graph optimiser runs the loss
-    {"results", "workspace", "multiscale", "pipeline"},
+    {"results", "workspace", "inputs", "multiscale", "pipeline"},
     {""},  # the package itself: the public API
     {"cli", "cli.run_config", "cli.flags", "cli.signals", "cli.startup", "cli.checkpoint",
      "cli.record", "cli.tensorboard", "cli.resume", "cli.reporter", "cli.finish", "cli.job",

@@ -1,6 +1,6 @@
 import pytest
 
-from nst_tf import memory
+from nst_tf import machine, memory
 from nst_tf.config import StyleConfig
 from tests.conftest import run_in_process
 
@@ -42,15 +42,17 @@ def test_refusal_suggests_a_size_that_fits():
     config = StyleConfig(max_size=2048)
     available = memory.estimate_peak_bytes(config.replace(max_size=700), 700, 700)
     with pytest.raises(memory.ResourceError, match=r"try --max_size=(\d+)") as caught:
-        memory.check_fits(config, 2048, 2048, available)
+        memory.plan(config, 2048, 2048, "lean", available)
     suggested = int(caught.value.args[0].rsplit("=", 1)[1])
-    assert 600 <= suggested <= 700
-    memory.check_fits(config, suggested, suggested, available)  # the suggestion does fit
-    memory.check_fits(config, 2048, 2048, None)  # unknown memory: no refusal
+    assert 700 <= suggested <= 1000  # in blocks a little more than 700 px fits
+    fitting = memory.plan(config.replace(max_size=suggested), suggested, suggested, "lean",
+                          available)  # fmt: skip
+    assert fitting.host_bytes <= available
+    assert memory.plan(config, 2048, 2048, "lean", None).tile == 0  # unknown memory: whole
 
 
 def test_cli_refuses_before_building_the_model(make_image, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(memory, "available_bytes", lambda: 100 * 2**20)
+    monkeypatch.setattr(machine, "available_bytes", lambda: 100 * 2**20)
     output = str(tmp_path / "out.png")
     status = run_in_process(content=make_image("c.png"), style=make_image("s.png", seed=1),
                             output=output, weights="none", max_size=64)  # fmt: skip
@@ -80,69 +82,75 @@ def test_a_huge_max_size_is_refused_before_anything_is_resized(
 
 
 def test_malloc_tunables_only_when_unset_on_glibc_linux(monkeypatch):
-    monkeypatch.setattr(memory.platform, "system", lambda: "Linux")
-    monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("glibc", "2.36"))
-    assert memory.wants_malloc_tunables({})
-    assert not memory.wants_malloc_tunables({"GLIBC_TUNABLES": ""})
-    monkeypatch.setattr(memory.platform, "libc_ver", lambda: ("", ""))
-    assert not memory.wants_malloc_tunables({})
-    assert "mmap_threshold" in memory.MALLOC_TUNABLES
+    monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(machine.platform, "libc_ver", lambda: ("glibc", "2.36"))
+    assert machine.wants_malloc_tunables({})
+    assert not machine.wants_malloc_tunables({"GLIBC_TUNABLES": ""})
+    monkeypatch.setattr(machine.platform, "libc_ver", lambda: ("", ""))
+    assert not machine.wants_malloc_tunables({})
+    assert "mmap_threshold" in machine.MALLOC_TUNABLES
 
 
-H100 = memory.GpuMemory("NVIDIA H100 80GB HBM3", 80 * 10**9)
+H100 = machine.GpuMemory("NVIDIA H100 80GB HBM3", 80 * 10**9)
 
 
-def test_on_an_80_gb_gpu_4096_px_runs_and_8192_px_is_refused_with_a_size_that_fits():
+def test_on_an_80_gb_gpu_4096_px_runs_whole_8192_px_in_blocks_and_4_gb_refuses():
     for optimizer in ("lbfgs", "lbfgs_tf"):
         config = StyleConfig(max_size=4096, optimizer=optimizer)
-        memory.check_fits(config, 4096, 4096, None, gpu=H100)
+        assert memory.plan(config, 4096, 4096, "lean", None, H100).tile == 0
         large = config.replace(max_size=8192)
-        with pytest.raises(memory.ResourceError, match=r"GPU memory but the NVIDIA H100") as caught:
-            memory.check_fits(large, 8192, 8192, None, gpu=H100)
-        assert "74.5 GiB free" in str(caught.value)
+        assert memory.plan(large, 8192, 8192, "lean", None, H100).tile >= 1024
+        small_gpu = machine.GpuMemory("a small GPU", 4 * 2**30)
+        with pytest.raises(memory.ResourceError, match=r"GPU memory but the a small GPU") as caught:
+            memory.plan(large, 8192, 8192, "lean", None, small_gpu)
+        assert "4.0 GiB free" in str(caught.value)
         suggested = int(str(caught.value).rsplit("=", 1)[1])
-        assert 4096 <= suggested < 8192
-        memory.check_fits(large.replace(max_size=suggested), suggested, suggested, None, gpu=H100)
+        assert 1024 <= suggested < 8192
+        memory.plan(large.replace(max_size=suggested), suggested, suggested, "lean", None,
+                    small_gpu)  # fmt: skip
 
 
 def test_gpu_estimate_by_hand():
     # 16 x 16, VGG16 up to block1_conv1: 256 positions x 64 channels float32; lbfgs_tf with
-    # history 2 keeps (2 * 2 + 4) float64 vectors of 768 values on the device
+    # history 2 keeps (2 * 2 + 4) float64 vectors of 768 values on the device, and with XLA
+    # compiling its loop two more copies of the history (2 x 2 x 2 vectors)
     layer = ("block1_conv1",)
     config = StyleConfig(backbone="vgg16", content_layers=layer, style_layers=layer,
                          optimizer="lbfgs_tf", lbfgs_history=2)  # fmt: skip
     expected = memory.GPU_BASE_BYTES + 4 * 256 * 64 + 8 * 8 * 768
-    assert memory.estimate_gpu_bytes(config, 16, 16) == expected
+    assert memory.estimate_gpu_bytes(config, 16, 16, "lean") == expected
+    xla = memory.GPU_BASE_BYTES + 4.0 * 4 * 256 * 64 + 8 * (8 + 8) * 768
+    assert memory.estimate_gpu_bytes(config, 16, 16, "autodiff_xla") == xla
 
 
 def test_gpu_memory_left_to_this_process_from_nvidia_smi():
     gpus = "NVIDIA H100 80GB HBM3, 81559, GPU-abc\nNVIDIA H100 80GB HBM3, 81559, GPU-def\n"
     apps = "111, GPU-abc, 4000\n222, GPU-abc, 70000\n333, GPU-def, 9000\n"
-    found = memory.parse_gpu_memory(gpus, apps, own_pid=222)  # our own 70000 MiB still counts
-    assert found == memory.GpuMemory("NVIDIA H100 80GB HBM3", (81559 - 4000) * 2**20)
-    assert memory.parse_gpu_memory("", "", 1) is None
-    assert memory.parse_gpu_memory("no, numbers, here", "", 1) is None
+    found = machine.parse_gpu_memory(gpus, apps, own_pid=222)  # our own 70000 MiB still counts
+    assert found == machine.GpuMemory("NVIDIA H100 80GB HBM3", (81559 - 4000) * 2**20)
+    assert machine.parse_gpu_memory("", "", 1) is None
+    assert machine.parse_gpu_memory("no, numbers, here", "", 1) is None
 
     def missing(*args, **kwargs):
         raise FileNotFoundError("nvidia-smi")
 
-    assert memory.gpu_memory(run=missing) is None
+    assert machine.gpu_memory(run=missing) is None
 
 
-def test_the_check_uses_the_evaluation_that_will_run(monkeypatch):
+def test_the_plan_uses_the_evaluation_that_will_run(monkeypatch):
     """XLA on the CPU keeps about four times the lean pass's activation memory: with room for
-    a lean run only, the same run with --evaluation=autodiff_xla is refused."""
+    a whole lean run only, the same run with --evaluation=autodiff_xla goes in blocks."""
     import numpy as np
 
-    from nst_tf import pipeline
+    from nst_tf import inputs
 
-    config = StyleConfig(weights="none", max_size=512)
-    lean = memory.estimate_peak_bytes(config, 512, 512, "lean")
-    assert memory.estimate_peak_bytes(config, 512, 512, "autodiff_xla") > lean + 2**30
-    monkeypatch.setattr(memory, "available_bytes", lambda: lean + 2**20)
-    monkeypatch.setattr(pipeline.devices, "gpu_visible", lambda: False)
-    square = np.zeros((512, 512, 3), np.uint8)
-    pipeline.check_memory(config.replace(evaluation="lean"), square, [square])
-    pipeline.check_memory(config, square, [square])  # auto is lean on a CPU
-    with pytest.raises(memory.ResourceError, match="try --max_size="):
-        pipeline.check_memory(config.replace(evaluation="autodiff_xla"), square, [square])
+    config = StyleConfig(weights="none", max_size=1024)
+    lean = memory.estimate_peak_bytes(config, 1024, 1024, "lean")
+    assert memory.estimate_peak_bytes(config, 1024, 1024, "autodiff_xla") > lean + 2**30
+    monkeypatch.setattr(machine, "available_bytes", lambda: lean + 2**20)
+    monkeypatch.setattr(inputs.devices, "gpu_visible", lambda: False)
+    square = np.zeros((1024, 1024, 3), np.uint8)
+    assert inputs.plan_memory(config.replace(evaluation="lean"), square, [square]).tile == 0
+    assert inputs.plan_memory(config, square, [square]).tile == 0  # auto is lean on a CPU
+    xla = inputs.plan_memory(config.replace(evaluation="autodiff_xla"), square, [square])
+    assert 0 < xla.tile < 1024 and xla.host_bytes <= lean + 2**20

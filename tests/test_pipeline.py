@@ -5,8 +5,8 @@ import pytest
 
 from nst_tf import StyleConfig, load_image, stylize
 from nst_tf.image_io import ImageError
+from nst_tf.inputs import check_sizes, initial_image, resize_images
 from nst_tf.optim import StopRequested
-from nst_tf.pipeline import check_sizes, initial_image, resize_images
 from nst_tf.workspace import Workspace
 
 

@@ -156,7 +156,7 @@ def interior_of(features: tf.Tensor, block: Block, stride: int) -> tf.Tensor:
     return features[:, rows, columns, :]
 
 
-def padded_to_crop(values: tf.Tensor, block: Block, stride: int, crop_map: tf.Tensor):
+def padded_to_crop(values: tf.Tensor, block: Block, stride: int, crop_map: tf.Tensor) -> tf.Tensor:
     """`values` at the interior positions, zeros elsewhere, shaped as `crop_map`."""
     rows, columns = block.feature_interior(stride)
     _, height, width, _ = crop_map.shape

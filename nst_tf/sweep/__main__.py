@@ -98,7 +98,10 @@ def print_plan(base: StyleConfig, sweep: SweepConfig, base_run: RunConfig) -> No
         done = "done" if cell not in pending else ""
         if cell in pending:
             total += estimate.seconds or 0.0
-        print(f"  {cell.label}  {estimate.width}x{estimate.height}  {memory}  {time}  {done}")
+        blocks = f"  blocks of {estimate.tile} px" if estimate.tile else ""
+        print(
+            f"  {cell.label}  {estimate.width}x{estimate.height}{blocks}  {memory}  {time}  {done}"
+        )
     print(f"to run: about {_duration(total)} one cell at a time")
 
 

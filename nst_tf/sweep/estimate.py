@@ -1,10 +1,13 @@
 """Per-cell estimates for `--dry_run`, made before anything runs.
 
-Memory: `memory.estimate_peak_bytes` at the size the content image will be resized to, with
-the evaluation `--evaluation` resolves to on a CPU.
+Memory: `memory.plan` at the size the content image will be resized to, with the evaluation
+`--evaluation` resolves to on a CPU and this machine's available memory: the whole image, or
+blocks where it would not fit (the cell's block side is reported).
 Time: one evaluation per iteration (L-BFGS-B averages about 1.02 on the sample runs), each
 costing REFERENCE_SECONDS scaled by the float32 activations the cell's network computes
-(`memory.activation_bytes`, a proxy for its convolution work) against VGG19 at 512 px. The
+(`memory.activation_bytes`, a proxy for its convolution work) against VGG19 at 512 px, and in
+blocks by their crops' total area over the image's times 1 + FORWARD_SHARE (the first pass
+goes forward only; measured: 1.71x at 2048 px in 1024 px blocks, docs/blocks.md). The
 reference is this project's 2-core CPU (README, Performance); other machines differ.
 VGG backbones only; other backbones are "not estimated".
 """
@@ -13,22 +16,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nst_tf import devices, memory
+from nst_tf import devices, machine, memory
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import image_size
 
 REFERENCE_SECONDS = 2.9  # one 512 x 512 VGG19 evaluation on the 2-core reference CPU
+FORWARD_SHARE = 0.4  # of one evaluation at 2048 px (docs/blocks.md)
 REFERENCE_CONFIG = StyleConfig()
 
 
 @dataclass(frozen=True)
 class CellEstimate:
-    """height, width: the output size; peak_bytes and seconds: None where not estimated."""
+    """height, width: the output size; peak_bytes and seconds: None where not estimated;
+    tile: the block side the cell will be evaluated in (0: the whole image)."""
 
     height: int
     width: int
     peak_bytes: int | None
     seconds: float | None
+    tile: int = 0
 
 
 def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
@@ -39,9 +45,24 @@ def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
     height, width = max(1, round(height * scale)), max(1, round(width * scale))
     if config.backbone not in memory.CONVS_PER_BLOCK:
         return CellEstimate(height, width, None, None)
-    work = memory.activation_bytes(config, height, width)
+    evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
+    planned = memory.plan(config, height, width, evaluation, machine.available_bytes())
+    work = memory.activation_bytes(config, height, width) * block_cost(config, height, width,
+                                                                        planned.tile)  # fmt: skip
     reference = memory.activation_bytes(REFERENCE_CONFIG, 512, 512)
     seconds = config.iterations * REFERENCE_SECONDS * work / reference
-    evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
-    peak = memory.estimate_peak_bytes(config, height, width, evaluation)
-    return CellEstimate(height, width, peak, seconds)
+    return CellEstimate(height, width, planned.host_bytes, seconds, planned.tile)
+
+
+def block_cost(config: StyleConfig, height: int, width: int, tile: int) -> float:
+    """One evaluation's cost in blocks of `tile` px relative to the whole image's (1 whole)."""
+    if not tile:
+        return 1.0
+    margin, stride = memory.block_geometry(config)
+    step = max(stride, tile // stride * stride)
+    rows = [
+        min(height, top + step + margin) - max(0, top - margin) for top in range(0, height, step)
+    ]
+    columns = [min(width, left + step + margin) - max(0, left - margin)
+               for left in range(0, width, step)]  # fmt: skip
+    return sum(rows) * sum(columns) / (height * width) * (1 + FORWARD_SHARE)
