@@ -90,14 +90,19 @@ def check_finite_differences() -> dict:
     targets = compute_targets(model, spec, image, [(rng.uniform(-100, 100, (40, 36, 3)), 1.0)])
     function = LossFunction(model, spec, targets, 32, 32)
     x = tf.constant(rng.uniform(-100, 100, (1, 32, 32, 3)).astype(np.float32))
-    direction = rng.normal(size=x.shape).astype(np.float32)
-    direction /= np.linalg.norm(direction)
-    slope = float(np.sum(function(x)[1].numpy() * direction))
-    step = 0.5
-    numeric = (float(function(x + step * direction)[0]) - float(function(x - step * direction)[0]))
-    numeric /= 2 * step
-    error = abs(numeric - slope) / max(abs(slope), 1e-30)
-    return check("gradient against finite differences", error < 2e-2, f"relative {error:.1e}")
+    loss, gradient, _ = function(x)
+    worst = 0.0
+    for _ in range(4):  # central differences along random directions, float32 noise allowed
+        direction = rng.normal(size=x.shape).astype(np.float32)
+        direction /= np.linalg.norm(direction)
+        slope = float(np.sum(gradient.numpy() * direction))
+        step = 0.5
+        ahead, behind = (float(function(x + sign * step * direction)[0]) for sign in (1, -1))
+        numeric = (ahead - behind) / (2 * step)
+        allowed = max(2e-2 * abs(slope), 1e-3 * abs(float(loss)))
+        worst = max(worst, abs(numeric - slope) / allowed)
+    detail = f"worst error {worst:.2f} of the allowance (2 %, or 1e-3 of the loss)"
+    return check("gradient against finite differences", worst <= 1.0, detail)
 
 
 def check_lean_against_keras() -> dict:
@@ -143,9 +148,13 @@ def check_lbfgs_tf_against_scipy() -> dict:
 
     result = minimize_lbfgs_tf(function, np.zeros(30), lower, upper, iterations=300,
                                max_evaluations=1000, history=10, chunk=10)  # fmt: skip
-    _, expected, _ = fmin_l_bfgs_b(lambda x: (0.5 * x @ hessian @ x - linear @ x,
-                                              hessian @ x - linear), np.zeros(30),
-                                   bounds=list(zip(lower, upper)), factr=10, pgtol=1e-12)  # fmt: skip
+
+    def numpy_function(x):
+        return 0.5 * x @ hessian @ x - linear @ x, hessian @ x - linear
+
+    bounds = list(zip(lower, upper, strict=True))
+    _, expected, _ = fmin_l_bfgs_b(numpy_function, np.zeros(30), bounds=bounds, factr=10,
+                                   pgtol=1e-12)  # fmt: skip
     error = abs(result.loss - expected) / abs(expected)
     return check("in-graph L-BFGS-B against SciPy", error < 1e-5, f"minimum {error:.1e} apart")
 
@@ -244,8 +253,10 @@ def gpu_cfg_run(size: int, iterations: int, optimizer: str, folder: str) -> dict
     cli_flags.define_flags(values, StyleConfig)
     cli_flags.define_flags(values, RunConfig)
     output = os.path.join(folder, f"{optimizer}_{size}.png")
-    argv = ["--flagfile=configs/gpu.cfg", "--flagfile=configs/offline.cfg", "--optimizer=" +
-            optimizer, f"--max_size={size}", f"--iterations={iterations}", f"--output={output}"]  # fmt: skip
+    offline = [f"--{name}={','.join(value) if isinstance(value, tuple) else value}"
+               for name, value in OFFLINE.items()]  # fmt: skip
+    argv = ["--flagfile=configs/gpu.cfg", *offline, f"--optimizer={optimizer}",
+            f"--max_size={size}", f"--iterations={iterations}", f"--output={output}"]  # fmt: skip
     values(["gpu_check", *cli_flags.expand_flagfiles(argv)])
     outcome = stylize_files(*cli_flags.run_configs_from_flags(values))
     with open(output[:-4] + ".json", encoding="utf-8") as handle:
