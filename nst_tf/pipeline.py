@@ -45,6 +45,7 @@ class Prepared:
     evaluation: str
     tiles: dict[int, int]
     device_chunk: int = 10
+    image_terms: tuple = ()
 
 
 def stylize(
@@ -56,6 +57,7 @@ def stylize(
     workspace: Workspace | None = None,
     optimizer_state: LbfgsState | None = None,
     device_chunk: int = 10,
+    image_terms: Sequence = (),
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
@@ -69,13 +71,15 @@ def stylize(
     checkpoint's) of an interrupted --optimizer=lbfgs_tf run with this config, to continue it
     with exactly its iterates. `device_chunk`: with --optimizer=lbfgs_tf, the iterations run
     per device call; the callback gets the image (and the optimiser's state) only at the end
-    of one. ValueError for a config that does not fit the arrays.
+    of one. `image_terms`: extra loss terms on the image itself (`LossFunction`; the video
+    mode's temporal term), reported in the records' losses under their names. ValueError for
+    a config that does not fit the arrays.
     """
     started = time.perf_counter()
     config = (config or StyleConfig()).validate()
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
     with precision_scope(config.precision):
-        prepared = prepare(config, content_rgb, styles, workspace, device_chunk)
+        prepared = prepare(config, content_rgb, styles, workspace, device_chunk, image_terms)
         preparing = time.perf_counter() - started
         if config.scales == 1:
             result = stylize_scale(prepared, config, callback, init_rgb, optimizer_state)
@@ -97,6 +101,7 @@ def prepare(
     styles_rgb: list,
     workspace: Workspace | None,
     device_chunk: int = 10,
+    image_terms: Sequence = (),
 ) -> Prepared:
     """Check the config against the arrays (blend weights, sizes at every scale) and plan each
     scale's memory (the whole image, or blocks where it would not fit; memory.ResourceError
@@ -112,9 +117,8 @@ def prepare(
     workspace = workspace or Workspace()
     workspace.feature_model(config)
     evaluation = devices.evaluation_for(config)
-    return Prepared(
-        config, content_rgb, tuple(styles_rgb), blend, workspace, evaluation, tiles, device_chunk
-    )
+    return Prepared(config, content_rgb, tuple(styles_rgb), blend, workspace, evaluation, tiles,
+                    device_chunk, tuple(image_terms))  # fmt: skip
 
 
 def stylize_scale(
@@ -170,7 +174,8 @@ def build_evaluator(
         targets = compute_targets(feature_model, spec, content_vgg, styles, forward)
     height, width = content_rgb.shape[:2]
     xla = devices.uses_xla(prepared.evaluation)
-    function = workspace.loss_function(feature_model, spec, targets, height, width, xla, tile)
+    function = workspace.loss_function(feature_model, spec, targets, height, width, xla, tile,
+                                       prepared.image_terms)  # fmt: skip
     return Evaluator(function, height, width)
 
 

@@ -34,8 +34,9 @@ class IterationRecord:
 
     @property
     def total_loss(self) -> float:
-        """content + style + tv."""
-        return sum(self.losses[name] for name in ("content", "style", "tv"))
+        """The sum of the weighted terms: content + style + tv (+ any image term, such as the
+        video mode's temporal one); the unweighted "style/<layer>" losses are left out."""
+        return sum(value for name, value in self.losses.items() if "/" not in name)
 
     def shifted(self, iterations: int, evaluations: int) -> IterationRecord:
         """This record with `iterations` and `evaluations` done before it added to its counts

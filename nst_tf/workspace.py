@@ -82,19 +82,23 @@ class Workspace:
         return self._forwards[key]
 
     def loss_function(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
-                      width: int, jit_compile: bool, tile: int = 0) -> LossFunction:  # fmt: skip
+                      width: int, jit_compile: bool, tile: int = 0,
+                      image_terms: tuple = ()) -> LossFunction:  # fmt: skip
         """A loss function for these targets and weights, whole or in blocks of `tile` px
-        (`BlockLossFunction`): a cached one of the same kind with them loaded, or a new one."""
-        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile, tile)
+        (`BlockLossFunction`), with these image terms: a cached one of the same kind with them
+        loaded, or a new one."""
+        terms = tuple(id(term) for term in image_terms)
+        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile, tile, terms)
         function = self._functions.get(key)
         if function is not None:
             function.load(spec, targets)
             return function
         if tile:
             function = BlockLossFunction(feature_model, spec, targets, height, width, tile,
-                                         jit_compile)  # fmt: skip
+                                         jit_compile, image_terms)  # fmt: skip
         else:
-            function = LossFunction(feature_model, spec, targets, height, width, jit_compile)
+            function = LossFunction(feature_model, spec, targets, height, width, jit_compile,
+                                    image_terms=image_terms)  # fmt: skip
         self._functions[key] = function
         self.traces += 1
         return function

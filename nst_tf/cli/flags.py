@@ -56,7 +56,9 @@ def config_from_flags(flag_values: flags.FlagValues, config_class: type[Config])
         if spec.metadata.get("repeat"):
             value = tuple(value)
         elif spec.type == "tuple[float, ...]":
-            value = tuple(_parse_float(spec.name, item) for item in value)
+            value = tuple(_parse_number(spec.name, item, float) for item in value)
+        elif spec.type == "tuple[int, ...]":
+            value = tuple(_parse_number(spec.name, item, int) for item in value)
         elif spec.type.startswith("tuple"):
             value = tuple(item.strip() for item in value if item.strip())
         values[spec.name] = value
@@ -71,11 +73,12 @@ def run_configs_from_flags(flag_values: flags.FlagValues) -> tuple[StyleConfig, 
     return config, run
 
 
-def _parse_float(name: str, text: str) -> float:
+def _parse_number(name: str, text: str, kind: type) -> float | int:
     try:
-        return float(text)
+        return kind(text)
     except ValueError:
-        raise ValueError(f"--{name}: {text!r} is not a number") from None
+        what = "a number" if kind is float else "a whole number"
+        raise ValueError(f"--{name}: {text!r} is not {what}") from None
 
 
 def expand_flagfiles(argv: list[str], _open: tuple[str, ...] = ()) -> list[str]:

@@ -14,7 +14,11 @@ import tensorflow as tf
 
 from nst_tf import losses
 from nst_tf.evaluation import blocks as grid
-from nst_tf.evaluation.loss_function import LossFunction, scaled_network_gradient
+from nst_tf.evaluation.loss_function import (
+    LossFunction,
+    image_term_values,
+    scaled_network_gradient,
+)
 from nst_tf.evaluation.spec import LossSpec
 from nst_tf.evaluation.targets import Targets, named_features
 from nst_tf.style_losses import STYLE_LOSSES, blend
@@ -41,8 +45,10 @@ class BlockLossFunction(LossFunction):
     after another when this is traced into a larger graph (the in-graph optimiser)."""
 
     def __init__(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
-                 width: int, tile: int, jit_compile: bool = False):  # fmt: skip
-        super().__init__(feature_model, spec, targets, height, width, jit_compile, trace=False)
+                 width: int, tile: int, jit_compile: bool = False,
+                 image_terms: tuple = ()):  # fmt: skip
+        super().__init__(feature_model, spec, targets, height, width, jit_compile, trace=False,
+                         image_terms=image_terms)  # fmt: skip
         self.geometry = grid.geometry(feature_model, list(self._feature_names))
         self.blocks = grid.block_grid(height, width, tile, self.geometry)
         self.tile = tile
@@ -66,17 +72,20 @@ class BlockLossFunction(LossFunction):
             moments = self._moment_function(block)(image, *_offsets(block), moments)
         per_layer, style, moment_gradients = self._style_step(moments)
         content_weight, _, tv_weight = tf.unstack(self._weights)
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape:  # the terms on the image itself, which is never cut
             tape.watch(image)
             tv = tv_weight * losses.total_variation_loss(image)
-        gradient, content = tape.gradient(tv, image), tf.constant(0.0)
+            extra = image_term_values(self._image_terms, image)
+            whole_image_terms = tf.add_n([tv, *extra.values()])
+        gradient, content = tape.gradient(whole_image_terms, image), tf.constant(0.0)
         for block in self.blocks:
             content, gradient = self._gradient_function(block)(
                 image, *_offsets(block), moment_gradients, content, gradient
             )
-        terms = {"content": content, "style": style, "tv": tv}
+        terms = {"content": content, "style": style, "tv": tv, **extra}
+        total = tf.add_n(list(terms.values()))
         terms |= {f"style/{name}": per_layer[i] for i, name in enumerate(self.layout.style_layers)}
-        return terms["content"] + terms["style"] + terms["tv"], gradient, terms
+        return total, gradient, terms
 
     # -- pass 1: moments ----------------------------------------------------------------
     def _zero_moments(self) -> tuple:

@@ -41,8 +41,11 @@ def features_and_early_style_losses(
 
 class LossFunction:
     """The loss+gradient `tf.function`: image (1, H, W, 3) -> (total, gradient (1, H, W, 3),
-    terms dict), terms holding the weighted "content", "style" and "tv" parts and the unweighted
-    "style/<layer>" losses (`term_names`).
+    terms dict), terms holding the weighted "content", "style" and "tv" parts, the unweighted
+    "style/<layer>" losses and the `image_terms`' values under their names (`term_names`).
+    An image term (the video mode's temporal loss) is an object with a `name` and a
+    `__call__(image)` giving its weighted scalar, traceable by tf.function; its own variables
+    carry whatever changes between runs.
 
     The input signature is fixed, so it is traced (and with `jit_compile`, XLA-compiled) once.
     Targets and term weights live in `tf.Variable`s: `load(spec, targets)` points the traced
@@ -52,8 +55,10 @@ class LossFunction:
     """
 
     def __init__(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
-                 width: int, jit_compile: bool = False, trace: bool = True):  # fmt: skip
-        self.layout = LossLayout.of(spec)
+                 width: int, jit_compile: bool = False, trace: bool = True,
+                 image_terms: tuple = ()):  # fmt: skip
+        self._image_terms = tuple(image_terms)
+        self.layout = LossLayout.of(spec, tuple(term.name for term in self._image_terms))
         self._feature_names = feature_layers(self.layout)
         self._channels = {
             name: int(target[0].shape[0])
@@ -85,7 +90,7 @@ class LossFunction:
     def load(self, spec: LossSpec, targets: Targets) -> None:
         """Use `spec`'s weights and these targets from now on. ValueError if the layout or a
         target's shape differs (that needs a new LossFunction)."""
-        if LossLayout.of(spec) != self.layout:
+        if LossLayout.of(spec, self.layout.image_terms) != self.layout:
             raise ValueError(f"loss layout {LossLayout.of(spec)} is not {self.layout}")
         new = tf.nest.flatten(_target_structure(targets))
         old = tf.nest.flatten(self._targets)
@@ -166,10 +171,16 @@ class LossFunction:
             "style": style_weight * tf.reduce_sum(self._layer_weights * per_layer),
             "tv": tv_weight * losses.total_variation_loss(image),
         }
-        total = terms["content"] + terms["style"] + terms["tv"]
+        terms |= image_term_values(self._image_terms, image)
+        total = tf.add_n([terms[name] for name in terms])
         for index, name in enumerate(layout.style_layers):
             terms[f"style/{name}"] = per_layer[index]
         return total, terms
+
+
+def image_term_values(image_terms: tuple, image: tf.Tensor) -> dict[str, tf.Tensor]:
+    """name -> the weighted value of each image term at `image` (1, H, W, 3)."""
+    return {term.name: tf.cast(term(image), tf.float32) for term in image_terms}
 
 
 def scaled_network_gradient(

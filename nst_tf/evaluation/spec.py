@@ -39,17 +39,19 @@ class LossLayout:
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     style_loss: str
+    image_terms: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, spec: LossSpec) -> LossLayout:
-        """The layout of `spec`."""
-        return cls(spec.content_layers, spec.style_layers, spec.style_loss)
+    def of(cls, spec: LossSpec, image_terms: tuple[str, ...] = ()) -> LossLayout:
+        """The layout of `spec`, with extra terms on the image by these names."""
+        return cls(spec.content_layers, spec.style_layers, spec.style_loss, image_terms)
 
     @property
     def term_names(self) -> tuple[str, ...]:
         """The names of the loss terms a loss function of this layout reports, sorted:
-        "content", "style", "tv" and "style/<layer>" per style layer."""
-        return tuple(sorted(("content", "style", "tv", *(f"style/{n}" for n in self.style_layers))))
+        "content", "style", "tv", "style/<layer>" per style layer, and the image terms'."""
+        styles = (f"style/{name}" for name in self.style_layers)
+        return tuple(sorted(("content", "style", "tv", *styles, *self.image_terms)))
 
 
 def feature_layers(spec: LossSpec | LossLayout) -> list[str]:

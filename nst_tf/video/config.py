@@ -1,0 +1,74 @@
+"""The video mode's own settings, with their defaults; `python -m nst_tf.video` derives its
+video flags from these fields (and takes every StyleConfig and RunConfig flag too: those apply
+to each frame; --output names the video)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+FRAME_INITS = ("warped", "content", "noise")
+FLOWS = ("deepflow", "dis_medium", "dis_fast", "farneback")
+
+
+def _setting(default: object, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Input, temporal loss, start of each frame, optical flow. `video` is read by the command
+    line only; `stylize_frames` takes the frames as arrays."""
+
+    video: str = _setting("", "Input: a video file (anything ffmpeg reads) or a folder of frames.")
+    fps: float = _setting(0.0, "Frame rate of a folder of frames (0: 25); a file keeps its own.")
+    max_frames: int = _setting(0, "Stylise only the first N frames (0: all).")
+    temporal_weight: float = _setting(
+        0.3,
+        "Weight of the temporal loss: the pull towards the previous stylised frames warped by "
+        "the optical flow (0: independent frames).",
+    )
+    temporal_frames: tuple[int, ...] = _setting(
+        (1,),
+        "Earlier frames the temporal loss looks back to, nearest first (1,2,4: long-term "
+        "consistency; each pixel held to the nearest frame where it is visible).",
+    )
+    frame_init: str = _setting(
+        "warped",
+        "Start of each frame after the first: warped (the previous stylised frame along the "
+        "flow), content or noise.",
+    )
+    first_frame_iterations: int = _setting(
+        0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
+    )
+    flow: str = _setting(
+        "deepflow",
+        "Optical flow (OpenCV): deepflow (the most accurate measured, docs/video.md), "
+        "dis_medium, dis_fast (faster, less exact) or farneback.",
+    )
+
+    def replace(self, **changes) -> VideoConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes).validate()
+
+    def validate(self) -> VideoConfig:
+        """Check every field; raise ValueError naming the offending flag. Returns self."""
+        checks = [
+            (self.fps >= 0 and math.isfinite(self.fps), "fps", "must be zero or positive"),
+            (self.max_frames >= 0, "max_frames", "must be zero or positive"),
+            (self.first_frame_iterations >= 0, "first_frame_iterations",
+             "must be zero or positive"),
+            (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0, "temporal_weight",
+             "must be zero or a positive finite number"),
+            (bool(self.temporal_frames) and all(j > 0 for j in self.temporal_frames)
+             and len(set(self.temporal_frames)) == len(self.temporal_frames),
+             "temporal_frames", "must be distinct positive frame offsets"),
+            (self.frame_init in FRAME_INITS, "frame_init",
+             f"must be one of {', '.join(FRAME_INITS)}"),
+            (self.flow in FLOWS, "flow", f"must be one of {', '.join(FLOWS)}"),
+        ]  # fmt: skip
+        for passed, name, message in checks:
+            if not passed:
+                raise ValueError(f"--{name} {message}")
+        return self

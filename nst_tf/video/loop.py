@@ -1,0 +1,116 @@
+"""The frame loop: every frame of a clip stylised by `stylize`, pulled towards the earlier
+stylised frames by the temporal loss and started from the previous one warped along the flow.
+
+One Workspace (one backbone, one traced loss function) and one TemporalTerm serve the whole
+clip: per frame only the targets, the temporal targets and their weights are loaded. Frames are
+uint8 RGB (H, W, 3), all of one size, already at the size they are stylised at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nst_tf import preprocess
+from nst_tf.config import StyleConfig
+from nst_tf.pipeline import stylize
+from nst_tf.results import IterationRecord, StylizeResult
+from nst_tf.video import flow
+from nst_tf.video.config import VideoConfig
+from nst_tf.video.temporal import TemporalTerm
+from nst_tf.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class FrameOutcome:
+    """One stylised frame: its index, the StylizeResult, the consistency weights of the
+    previous frame (H, W; None for the first) and the warp error against it (levels^2, NaN
+    for the first)."""
+
+    index: int
+    result: StylizeResult
+    weights: np.ndarray | None
+    warp_error: float
+
+
+@dataclass
+class _Clip:
+    """What the loop carries from frame to frame: the content frames, the stylised ones so far
+    (index -> RGB uint8) and the term and workspace they share."""
+
+    frames: Sequence[np.ndarray]
+    outputs: dict[int, np.ndarray]
+    term: TemporalTerm
+    workspace: Workspace
+
+
+def stylize_frames(
+    frames: Sequence[np.ndarray],
+    style_rgb: np.ndarray | list[np.ndarray],
+    config: StyleConfig,
+    video: VideoConfig,
+    done: dict[int, np.ndarray] | None = None,
+    on_frame: Callable[[FrameOutcome], None] | None = None,
+    callback: Callable[[IterationRecord], None] | None = None,
+    workspace: Workspace | None = None,
+) -> dict[int, np.ndarray]:
+    """Stylise `frames` in order; returns index -> stylised frame (uint8 RGB). `done`: frames
+    already stylised (a resumed clip), used as they are for the later frames' temporal loss.
+    `on_frame(outcome)` after each frame stylised now; `callback` per iteration, as in
+    `stylize`. `config.max_size` should be the frames' long side (they are not resized)."""
+    video = video.validate()
+    height, width = frames[0].shape[:2]
+    clip = _Clip(frames, dict(done or {}), TemporalTerm(height, width, len(video.temporal_frames)),
+                 workspace or Workspace())  # fmt: skip
+    for index in range(len(frames)):
+        if index in clip.outputs:
+            continue
+        outcome = stylize_frame(clip, index, style_rgb, config, video, callback)
+        clip.outputs[index] = outcome.result.image_rgb
+        if on_frame is not None:
+            on_frame(outcome)
+        if outcome.result.interrupted:
+            break
+    return clip.outputs
+
+
+def stylize_frame(
+    clip: _Clip,
+    index: int,
+    style_rgb,
+    config: StyleConfig,
+    video: VideoConfig,
+    callback: Callable[[IterationRecord], None] | None,
+) -> FrameOutcome:
+    """Frame `index`, its temporal targets and start from the stylised frames before it."""
+    frame, space = clip.frames[index], preprocess.space_for(config.backbone)
+    offsets = [offset for offset in video.temporal_frames if index - offset in clip.outputs]
+    flows = {offset: _flows(clip, index, offset, video.flow)
+             for offset in {*offsets, 1} if index - offset in clip.outputs}  # fmt: skip
+    targets = [flow.warp(clip.outputs[index - offset], flows[offset][0]) for offset in offsets]
+    weights = flow.closest_first([flows[offset][2] for offset in offsets]) if offsets else []
+    clip.term.load([space.from_rgb(t) for t in targets], weights, video.temporal_weight)
+    start, frame_config = None, config
+    if index > 0 and video.frame_init == "warped" and 1 in flows:
+        start = np.clip(flow.warp(clip.outputs[index - 1], flows[1][0]), 0, 255)
+    elif index > 0 and video.frame_init != "warped":
+        frame_config = config.replace(init=video.frame_init, seed=config.seed + index)
+    if index == 0 and video.first_frame_iterations:
+        frame_config = config.replace(iterations=video.first_frame_iterations)
+    result = stylize(frame, style_rgb, frame_config, callback, init_rgb=start,
+                     workspace=clip.workspace, image_terms=(clip.term,))  # fmt: skip
+    if 1 not in flows:
+        return FrameOutcome(index, result, None, float("nan"))
+    backward, _, trusted = flows[1]
+    error = flow.warp_error(result.image_rgb, clip.outputs[index - 1], backward, trusted)
+    return FrameOutcome(index, result, trusted, error)
+
+
+def _flows(clip: _Clip, index: int, offset: int, method: str):
+    """(flow frame t -> t-offset, flow t-offset -> t, their consistency weights at t)."""
+    frame, earlier = clip.frames[index], clip.frames[index - offset]
+    backward = flow.optical_flow(frame, earlier, method)
+    forward = flow.optical_flow(earlier, frame, method)
+    return backward, forward, flow.consistency_weights(backward, forward, frame, earlier)
