@@ -29,10 +29,11 @@ LAYERS = [
      "cli.record", "cli.tensorboard", "cli.resume", "cli.reporter", "cli.finish", "cli.job",
      "cli.main"},
     {"sweep", "sweep.config", "sweep.grid", "sweep.cells", "sweep.results", "sweep.sheets",
-     "sweep.estimate", "sweep.runner", "sweep.ray_runner"},
-    {"run", "sweep.__main__"},  # thin entry points
+     "sweep.estimate", "sweep.runner", "sweep.ray_runner", "video", "video.config",
+     "video.frames", "video.flow", "video.temporal", "video.loop", "video.job"},
+    {"run", "sweep.__main__", "video.__main__"},  # thin entry points
 ]  # fmt: skip
-ENTRY_POINTS = {"run", "sweep.__main__"}
+ENTRY_POINTS = {"run", "sweep.__main__", "video.__main__"}
 
 
 def modules():
@@ -155,7 +156,9 @@ def test_public_functions_have_complete_type_hints_and_docstrings():
     assert not missing, "\n".join(missing)
 
 
-@pytest.mark.parametrize("module", ["nst_tf", "nst_tf.run", "nst_tf.sweep", "nst_tf.cli.main"])
+@pytest.mark.parametrize(
+    "module", ["nst_tf", "nst_tf.run", "nst_tf.sweep", "nst_tf.cli.main", "nst_tf.video.__main__"]
+)
 def test_importing_loads_no_tensorflow(module):
     code = f"import sys, {module}; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

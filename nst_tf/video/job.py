@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from nst_tf.config import StyleConfig
 from nst_tf.image_io import load_image, resize_long_side, save_image, write_atomically
 from nst_tf.video import frames as clips
 from nst_tf.video.config import VideoConfig
+
+if TYPE_CHECKING:  # TensorFlow loads with it: only once the inputs are checked
+    from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = ("frame", "iterations", "evaluations", "seconds", "content", "style", "tv",
@@ -188,7 +192,7 @@ def stylize_video_files(
     run: RunConfig,
     video: VideoConfig,
     inputs_checked: Callable[[], None] | None = None,
-    workspace=None,
+    workspace: Workspace | None = None,
 ) -> VideoOutcome:
     """Check and read the inputs, stylise the frames a previous run did not finish, write them
     as they finish, assemble the video. ValueError (one line) for bad input, before anything is

@@ -79,7 +79,7 @@ def stylize_frames(
 def stylize_frame(
     clip: _Clip,
     index: int,
-    style_rgb,
+    style_rgb: np.ndarray | list[np.ndarray],
     config: StyleConfig,
     video: VideoConfig,
     callback: Callable[[IterationRecord], None] | None,
