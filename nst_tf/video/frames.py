@@ -116,7 +116,7 @@ def write_video(path: str, frames: list[np.ndarray], fps: float, audio_from: str
         writer = imageio_ffmpeg.write_frames(
             temporary, (width, height), fps=fps, codec="libx264", quality=8,
             macro_block_size=2, audio_path=audio_from, audio_codec="copy" if audio_from else None,
-            output_params=["-shortest"] if audio_from else None,
+            output_params=["-t", f"{len(frames) / fps:.6f}"] if audio_from else None,
         )  # fmt: skip
         writer.send(None)
         for frame in frames:

@@ -27,6 +27,7 @@ import numpy as np
 from nst_tf import resources
 from nst_tf.cli.run_config import RunConfig, flat_settings
 from nst_tf.cli.signals import SIGNAL_EXIT
+from nst_tf.optim.common import StopRequested
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import load_image, resize_long_side, save_image, write_atomically
 from nst_tf.video import frames as clips
@@ -216,7 +217,10 @@ def stylize_video_files(
     from nst_tf.video.loop import stylize_frames
 
     writer = FrameWriter(folder, settings, len(frames), len(done))
-    stylize_frames(frames, styles, config, video, done, writer, workspace=workspace)
+    try:
+        stylize_frames(frames, styles, config, video, done, writer, workspace=workspace)
+    except StopRequested as stop:  # between two frames' optimisations: the flow, the writing
+        writer.interrupted = str(stop)
     write_frames_csv(folder, len(frames))
     if writer.interrupted:
         kept = len(done) + writer.written
