@@ -13,7 +13,8 @@ total-variation term's). Where it all lives depends on the device:
   GPU_BASE_BYTES + GPU_ACTIVATION_FACTORS[evaluation] x activations + the device state; the
   host keeps its runtime, the host optimisers' state and lbfgs_tf's checkpoint snapshot.
 The CPU constants were fitted, rounded up, to the peak resident memory of the command line at
-256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory").
+256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory"); the
+lean ones refit on 2026-12-01 to 512-2048 px whole and in blocks (docs/blocks.md).
 The GPU ones are allowances until a GPU measures them (`scripts/gpu_check.py`).
 
 `plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) that fits
@@ -34,9 +35,9 @@ from nst_tf.machine import GpuMemory
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
-BASE_BYTES = 950 * 2**20
+BASE_BYTES = 1000 * 2**20
 XLA_BASE_BYTES = 150 * 2**20
-ACTIVATION_FACTORS = {"lean": 1.0, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
+ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
 # x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
 # of 3 H W values alive during an evaluation besides the optimiser's own state.
 FLOAT64_COPIES = 7

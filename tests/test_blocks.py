@@ -212,9 +212,10 @@ def test_the_plan_takes_the_whole_image_when_it_fits_else_the_largest_block():
     assert memory.plan(config, 1536, 2048, "lean", whole).tile == 0
     chosen = memory.plan(config, 1536, 2048, "lean", whole - 2**20)
     assert 0 < chosen.tile < 2048 and chosen.tile % 16 == 0
-    assert chosen.host_bytes <= whole - 2**20
+    share = memory.AUTO_BLOCK_SHARE * (whole - 2**20)
+    assert chosen.host_bytes <= share
     larger = memory.estimate_peak_bytes(config, 2048, 1536, "lean", chosen.tile + 16)
-    assert larger > whole - 2**20  # the largest block that fits
+    assert larger > share  # the largest block that fits in the share left for blocks
     forced = memory.plan(config.replace(tile_size=500), 1536, 2048, "lean", None)
     assert forced.tile == 496
 

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+# One worker builds the wheel (in the checkout) and installs it once for the module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 
 
 def run(command, **options):

@@ -138,6 +138,7 @@ def assert_same_results(local_csv, other_csv):
 
 @pytest.mark.slow
 @pytest.mark.ray
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time
 def test_ray_gives_the_local_runners_csv(grid, tmp_path):
     base, sweep = grid
     local = run_sweep(base, sweep)
@@ -163,6 +164,7 @@ def ray_command(*args):
 
 @pytest.mark.slow
 @pytest.mark.ray
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time
 def test_a_sweep_on_a_two_node_ray_cluster_uses_both_and_equals_the_local_run(grid, tmp_path):
     """`ray start --head` and a second node (`ray start --address=...`) on this machine, one CPU
     each: `python -m nst_tf.sweep --runner=ray --ray_address=...` joins, its cells run on both
