@@ -1,8 +1,9 @@
-"""The README's flag tables, made from StyleConfig and RunConfig (every run flag) and
-SweepConfig (the sweep's own flags).
+"""The README's flag tables, made from StyleConfig and RunConfig (every run flag), SweepConfig
+(the sweep's own flags) and VideoConfig (the video mode's own flags).
 
 `python scripts/flags_table.py` prints them; `--write` replaces them in README.md (between the
-`flags:start`/`flags:end` and `sweep-flags:start`/`sweep-flags:end` markers).
+`flags:start`/`flags:end`, `sweep-flags:start`/`sweep-flags:end` and
+`video-flags:start`/`video-flags:end` markers).
 tests/test_readme.py checks README.md holds these tables.
 """
 
@@ -15,8 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from nst_tf.cli.run_config import RunConfig  # noqa: E402
 from nst_tf.config import StyleConfig  # noqa: E402
 from nst_tf.sweep.config import SweepConfig  # noqa: E402
+from nst_tf.video.config import VideoConfig  # noqa: E402
 
-TABLES = {"flags": (StyleConfig, RunConfig), "sweep-flags": (SweepConfig,)}
+TABLES = {
+    "flags": (StyleConfig, RunConfig),
+    "sweep-flags": (SweepConfig,),
+    "video-flags": (VideoConfig,),
+}
 
 
 def flags_table(*config_classes: type) -> str:

@@ -44,7 +44,7 @@ class VideoConfig:
     )
     flow: str = _setting(
         "deepflow",
-        "Optical flow (OpenCV): deepflow (the most accurate measured, docs/video.md), "
+        "Optical flow (OpenCV): deepflow (the most accurate measured; README, Video), "
         "dis_medium, dis_fast (faster, less exact) or farneback.",
     )
 

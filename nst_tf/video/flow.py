@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 # name -> the OpenCV method; "deepflow" is the default: scripts/flow_choice.py measured the
-# end-point error and speed of each on clips of known motion (docs/video.md), and DeepFlow's
+# end-point error and speed of each on clips of known motion (README, "Video"), and DeepFlow's
 # error was half DIS's for 0.2 s a flow at 256 px, next to tens of seconds of optimisation.
 FLOW_METHODS: dict[str, Callable[[], object]] = {
     "dis_fast": lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST),

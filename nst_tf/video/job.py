@@ -27,9 +27,9 @@ import numpy as np
 from nst_tf import resources
 from nst_tf.cli.run_config import RunConfig, flat_settings
 from nst_tf.cli.signals import SIGNAL_EXIT
-from nst_tf.optim.common import StopRequested
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import load_image, resize_long_side, save_image, write_atomically
+from nst_tf.optim.common import StopRequested
 from nst_tf.video import frames as clips
 from nst_tf.video.config import VideoConfig
 
