@@ -333,3 +333,20 @@ def test_cell_names_ignore_fields_left_at_their_defaults(grid):
     )
     assert config_digest(base, run) != config_digest(base.replace(precision="float32"), run)
     assert config_digest(base, run) != config_digest(base, run.replace(content="/data/d.png"))
+
+
+def test_a_coarse_to_fine_cell_is_estimated_scale_by_scale(make_image):
+    from nst_tf.sweep.estimate import estimate_cell
+
+    content = make_image("c.png", width=512, height=384)
+    config = StyleConfig(max_size=512, iterations=200, weights="none")
+    one = estimate_cell(config, content)
+    coarse = config.replace(scales=3)  # 115, 57 and 28 iterations at 128, 256 and 512 px
+    small = estimate_cell(config.replace(max_size=128, iterations=115), content)
+    middle = estimate_cell(config.replace(max_size=256, iterations=57), content)
+    large = estimate_cell(config.replace(iterations=28), content)
+    three = estimate_cell(coarse, content)
+    assert (three.height, three.width) == (one.height, one.width) == (384, 512)
+    assert three.seconds == pytest.approx(small.seconds + middle.seconds + large.seconds)
+    assert three.seconds < 0.5 * one.seconds
+    assert three.peak_bytes == one.peak_bytes

@@ -9,6 +9,7 @@ costing REFERENCE_SECONDS scaled by the float32 activations the cell's network c
 blocks by their crops' total area over the image's times 1 + FORWARD_SHARE (the first pass
 goes forward only; measured: 1.71x at 2048 px in 1024 px blocks, docs/blocks.md). The
 reference is this project's 2-core CPU (README, Performance); other machines differ.
+Coarse to fine, each scale is estimated at its own size and iterations.
 VGG backbones only; other backbones are "not estimated".
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from nst_tf import devices, machine, memory
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import image_size
+from nst_tf.multiscale import scale_configs
 
 REFERENCE_SECONDS = 2.9  # one 512 x 512 VGG19 evaluation on the 2-core reference CPU
 FORWARD_SHARE = 0.4  # of one evaluation at 2048 px (docs/blocks.md)
@@ -39,7 +41,18 @@ class CellEstimate:
 
 def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
     """Output size, peak memory and wall time of one cell whose content image is
-    `content_path` (see the module doc)."""
+    `content_path` (see the module doc); coarse to fine, the time summed over the scales and
+    the peak and block side of the largest."""
+    estimates = [_estimate_scale(scale, content_path) for scale in scale_configs(config)]
+    last = estimates[-1]
+    if last.seconds is None:
+        return last
+    peak = max(estimate.peak_bytes for estimate in estimates)
+    seconds = sum(estimate.seconds for estimate in estimates)
+    return CellEstimate(last.height, last.width, peak, seconds, last.tile)
+
+
+def _estimate_scale(config: StyleConfig, content_path: str) -> CellEstimate:
     height, width = image_size(content_path)
     scale = config.max_size / max(height, width)
     height, width = max(1, round(height * scale)), max(1, round(width * scale))
