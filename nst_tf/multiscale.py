@@ -37,7 +37,7 @@ def scale_configs(config: StyleConfig) -> list[StyleConfig]:
     if config.scales == 1:
         return [config]
     return [
-        config.replace(max_size=size, iterations=iterations, scales=1)
+        config.replace(max_size=size, iterations=iterations, scales=1, scale_split=())
         for size, iterations in zip(scale_sizes(config), scale_iterations(config), strict=True)
     ]
 

@@ -12,6 +12,8 @@ def test_sizes_and_iteration_budgets():
     assert sum(scale_iterations(config)) == 200
     assert scale_iterations(config.replace(iterations=3)) == [1, 1, 1]
     assert scale_sizes(StyleConfig(max_size=100, scales=2, scale_factor=1.5)) == [67, 100]
+    printed = StyleConfig(max_size=4096, scales=4, iterations=220, scale_split=(15, 4, 2, 1))
+    assert scale_iterations(printed) == [150, 40, 20, 10]  # configs/print.cfg
 
 
 def test_coarse_to_fine_run_numbers_iterations_across_scales(monkeypatch):
@@ -26,12 +28,12 @@ def test_coarse_to_fine_run_numbers_iterations_across_scales(monkeypatch):
     content = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     style = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     seen = []
-    config = StyleConfig(weights="none", max_size=96, scales=2, iterations=6)
+    config = StyleConfig(weights="none", max_size=96, scales=2, iterations=6, scale_split=(1, 2))
     result = stylize(
         content, style, config, callback=lambda r: seen.append((r.iteration, r.image_vgg.shape))
     )
     assert [iteration for iteration, _ in seen] == [1, 2, 3, 4, 5, 6]
-    assert [shape for _, shape in seen] == [(36, 48, 3)] * 4 + [(72, 96, 3)] * 2
+    assert [shape for _, shape in seen] == [(36, 48, 3)] * 2 + [(72, 96, 3)] * 4
     assert result.iterations == 6 and result.image_rgb.shape == (72, 96, 3)
     assert [r.iteration for r in result.history] == [1, 2, 3, 4, 5, 6]
     assert result.evaluations == result.history[-1].evaluations
