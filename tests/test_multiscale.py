@@ -63,3 +63,18 @@ def test_cli_coarse_to_fine_and_resume_refused(tmp_path, make_image):
     ]
     refused = run_cli(*args, "--resume")
     assert refused.returncode == 2 and "--scales=1 only" in refused.stderr
+
+
+def test_the_eta_of_a_coarse_scale_counts_the_finer_ones_at_their_size():
+    from nst_tf.cli.reporter import _ScalePace, iteration_costs
+
+    printed = StyleConfig(max_size=4096, scales=4, iterations=220, scale_split=(15, 4, 2, 1))
+    costs = iteration_costs(printed)
+    assert costs == [1 / 64] * 150 + [1 / 16] * 40 + [1 / 4] * 20 + [1.0] * 10
+    assert iteration_costs(StyleConfig(iterations=7)) == [1.0] * 7
+    pace = _ScalePace()
+    for _ in range(150):
+        pace.add(costs[0], 0.1)  # 0.1 s per 512 px iteration: 6.4 s per 4096 px one
+    assert pace.seconds_per_cost() * sum(costs[150:]) == pytest.approx(6.4 * (40 / 16 + 5 + 10))
+    pace.add(costs[150], 0.5)  # the next scale starts its own pace
+    assert pace.iterations == 1 and pace.seconds_per_cost() == pytest.approx(8.0)

@@ -19,6 +19,7 @@ from nst_tf.cli.resume import ResumePoint
 from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import save_image
+from nst_tf.multiscale import scale_iterations, scale_sizes
 from nst_tf.optim.common import LbfgsState
 from nst_tf.preprocess import space_for
 from nst_tf.results import IterationRecord
@@ -49,6 +50,8 @@ class ProgressReporter:
         self.checkpoint_seconds = 0.0
         self.setup_seconds: float | None = None
         self.created = time.perf_counter()
+        self.costs = iteration_costs(config)
+        self.pace = _ScalePace()
 
     def __call__(self, progress: IterationRecord) -> None:
         """Log, record, and save what is due at this iteration."""
@@ -59,6 +62,7 @@ class ProgressReporter:
         run_iteration = progress.iteration
         progress = progress.shifted(self.done_iterations, self.done_evaluations)
         self.optimizing_seconds += progress.seconds
+        self.pace.add(self.costs[min(progress.iteration, len(self.costs)) - 1], progress.seconds)
         self.record.history.append(history_entry(progress))
         if self.run.log_every and (progress.iteration % self.run.log_every == 0
                                    or run_iteration == 1):  # fmt: skip
@@ -99,8 +103,8 @@ class ProgressReporter:
         self.checkpoint_seconds += time.perf_counter() - started
 
     def _log(self, progress: IterationRecord, run_iteration: int) -> None:
-        per_iteration = self.optimizing_seconds / run_iteration
-        eta = per_iteration * (self.config.iterations - progress.iteration)
+        per_iteration = self.pace.seconds / self.pace.iterations
+        eta = self.pace.seconds_per_cost() * sum(self.costs[progress.iteration :])
         losses = progress.losses
         log.info(
             "iter %d/%d  evals %d  total %.4g  content %.4g  style %.4g  tv %.4g  "
@@ -109,6 +113,34 @@ class ProgressReporter:
             progress.total_loss, losses["content"], losses["style"], losses["tv"],
             per_iteration, duration(eta),
         )  # fmt: skip
+
+
+def iteration_costs(config: StyleConfig) -> list[float]:
+    """Each iteration's cost relative to one at full size: coarse to fine, the pixel count of
+    its scale over the last scale's (so that the ETA of a coarse scale counts the finer ones
+    at their size); 1 for every iteration of a single-scale run."""
+    sizes, counts = scale_sizes(config), scale_iterations(config)
+    if config.scales == 1:
+        sizes, counts = [config.max_size], [config.iterations]
+    pairs = zip(sizes, counts, strict=True)
+    return [(size / sizes[-1]) ** 2 for size, count in pairs for _ in range(count)]
+
+
+class _ScalePace:
+    """Seconds and cost of the iterations at the current scale (reset when the cost
+    changes): the pace the ETA extrapolates."""
+
+    def __init__(self):
+        self.cost, self.seconds, self.iterations = 0.0, 0.0, 0
+
+    def add(self, cost: float, seconds: float) -> None:
+        if cost != self.cost:
+            self.cost, self.seconds, self.iterations = cost, 0.0, 0
+        self.seconds += seconds
+        self.iterations += 1
+
+    def seconds_per_cost(self) -> float:
+        return self.seconds / (self.iterations * self.cost)
 
 
 def history_entry(progress: IterationRecord) -> dict:
