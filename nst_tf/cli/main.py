@@ -9,6 +9,7 @@ far and a checkpoint saved); a second signal exits at once.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from absl import app, flags, logging
 
@@ -23,12 +24,24 @@ FLAGS = flags.FLAGS
 
 def run_files(config: StyleConfig, run: RunConfig) -> int:
     """One run from files to files, as the command line does it; returns the exit status."""
+    return run_job(
+        lambda: stylize_files(
+            config, run, inputs_checked=_start_tensorflow, before_saving=signals.exit_on_signal
+        ),  # fmt: skip
+        "before optimisation started; nothing saved",
+    )
+
+
+def run_job(job: Callable[[], object], interrupted_early: str) -> int:
+    """Run `job` (it returns an outcome with `exit_status` and `message`) under the signal
+    handlers; one line saying how it ended; the exit status. A signal that reaches here (before
+    the job could keep anything) prints `error: <signal> <interrupted_early>`; ValueError and
+    OSError (bad input) print their one line and give 2."""
     try:
         with signals.interruptible():
-            outcome = stylize_files(config, run, inputs_checked=_start_tensorflow,
-                                    before_saving=signals.exit_on_signal)  # fmt: skip
+            outcome = job()
     except signals.Interrupted as interrupt:
-        print(f"error: {interrupt} before optimisation started; nothing saved", file=sys.stderr)
+        print(f"error: {interrupt} {interrupted_early}", file=sys.stderr)
         return signals.SIGNAL_EXIT[str(interrupt)]
     except (ValueError, OSError) as error:  # ImageError, WeightsError, ResourceError too
         return cli_flags.usage_error(str(error))
@@ -58,9 +71,15 @@ def main(argv: list[str]) -> int:
 
 def entry_point() -> None:
     """`python -m nst_tf.run` and the `nst-tf-run` console script."""
+    run_command(main, (StyleConfig, RunConfig))
+
+
+def run_command(main_function: Callable[[list[str]], int], config_classes: tuple) -> None:
+    """An absl command: restarted once with the malloc settings, TensorFlow's start-up notices
+    hidden, one flag per field of `config_classes`, flagfiles resolved, `main_function` run."""
     startup.reexec_with_malloc_tunables()
     startup.quiet_tensorflow_logs()
-    cli_flags.define_flags(FLAGS, StyleConfig)
-    cli_flags.define_flags(FLAGS, RunConfig)
+    for config_class in config_classes:
+        cli_flags.define_flags(FLAGS, config_class)
     logging.set_verbosity(logging.INFO)
-    app.run(main, flags_parser=cli_flags.parse_flags)
+    app.run(main_function, flags_parser=cli_flags.parse_flags)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from nst_tf.cli import signals, startup
-from nst_tf.cli.flags import config_from_flags, define_flags, parse_flags, usage_error
+from nst_tf.cli.flags import config_from_flags, usage_error
+from nst_tf.cli.main import run_command
 from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
 from nst_tf.sweep.config import SweepConfig
@@ -113,12 +114,7 @@ def _duration(seconds: float) -> str:
 
 def entry_point() -> None:
     """`python -m nst_tf.sweep` and the `nst-tf-sweep` console script."""
-    startup.reexec_with_malloc_tunables()
-    startup.quiet_tensorflow_logs()
-    for config_class in (StyleConfig, RunConfig, SweepConfig):
-        define_flags(FLAGS, config_class)
-    logging.set_verbosity(logging.INFO)
-    app.run(main, flags_parser=parse_flags)
+    run_command(main, (StyleConfig, RunConfig, SweepConfig))
 
 
 if __name__ == "__main__":

@@ -9,17 +9,17 @@ A thin shell like `nst_tf.run`: flags (one per StyleConfig, RunConfig and VideoC
 
 from __future__ import annotations
 
-import sys
+from absl import flags
 
-from absl import app, flags, logging
-
-from nst_tf.cli import signals, startup
-from nst_tf.cli.flags import config_from_flags, define_flags, parse_flags, usage_error
+from nst_tf.cli import startup
+from nst_tf.cli.flags import config_from_flags, usage_error
+from nst_tf.cli.main import run_command, run_job
 from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
 from nst_tf.video.config import VideoConfig
 
 FLAGS = flags.FLAGS
+CONFIG_CLASSES = (StyleConfig, RunConfig, VideoConfig)
 
 
 def main(argv: list[str]) -> int:
@@ -29,20 +29,13 @@ def main(argv: list[str]) -> int:
     from nst_tf.video.job import stylize_video_files
 
     try:
-        configs = (config_from_flags(FLAGS, cls) for cls in (StyleConfig, RunConfig, VideoConfig))
-        with signals.interruptible():
-            outcome = stylize_video_files(*configs, inputs_checked=_start_tensorflow)
-    except signals.Interrupted as interrupt:
-        print(f"error: {interrupt} before a frame was finished; nothing new saved",
-              file=sys.stderr)  # fmt: skip
-        return signals.SIGNAL_EXIT[str(interrupt)]
-    except (ValueError, OSError) as error:
+        configs = [config_from_flags(FLAGS, cls) for cls in CONFIG_CLASSES]
+    except ValueError as error:
         return usage_error(str(error))
-    if outcome.exit_status:
-        print(outcome.message, file=sys.stderr)
-    else:
-        logging.info(outcome.message)
-    return outcome.exit_status
+    return run_job(
+        lambda: stylize_video_files(*configs, inputs_checked=_start_tensorflow),
+        "before a frame was finished; nothing new saved",
+    )
 
 
 def _start_tensorflow() -> None:
@@ -51,12 +44,7 @@ def _start_tensorflow() -> None:
 
 def entry_point() -> None:
     """`python -m nst_tf.video` and the `nst-tf-video` console script."""
-    startup.reexec_with_malloc_tunables()
-    startup.quiet_tensorflow_logs()
-    for config_class in (StyleConfig, RunConfig, VideoConfig):
-        define_flags(FLAGS, config_class)
-    logging.set_verbosity(logging.INFO)
-    app.run(main, flags_parser=parse_flags)
+    run_command(main, CONFIG_CLASSES)
 
 
 if __name__ == "__main__":
