@@ -38,15 +38,13 @@ def named_features(
 def feature_function(feature_model: Callable, spec: LossSpec) -> Callable:
     """A `tf.function` image (1, H, W, 3) -> layer name -> float32 activations, for computing
     targets: a graph frees each activation as soon as its last reader ran (eager keeps more
-    alive). Keep it to reuse its traces: after the first shape it traces once more for any
-    height and width (`reduce_retracing`), so the differently shaped crops of block-wise
-    targets and the scales of a coarse-to-fine run do not retrace it at every call."""
+    alive). Traced once per image shape; keep it to reuse those traces."""
 
     def float32_features(image):
         named = named_features(feature_model, spec, image)
         return {name: tf.cast(value, tf.float32) for name, value in named.items()}
 
-    return tf.function(float32_features, reduce_retracing=True)
+    return tf.function(float32_features)
 
 
 def compute_targets(
