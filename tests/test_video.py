@@ -219,6 +219,18 @@ def test_a_bad_output_is_one_error_line(tmp_path, clip):
     assert_one_error(run_video(f"--video={clip}", f"--output={tmp_path / 'x.png'}"), "writes .mp4")
 
 
+def test_coarse_to_fine_frames_are_refused(tmp_path, clip):
+    from nst_tf.cli.run_config import RunConfig
+    from nst_tf.config import StyleConfig
+    from nst_tf.video.config import VideoConfig
+    from nst_tf.video.job import stylize_video_files
+
+    run = RunConfig(output=str(tmp_path / "out" / "out.mp4"))
+    with pytest.raises(ValueError, match="one scale"):
+        stylize_video_files(StyleConfig(scales=2), run, VideoConfig(video=clip))
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unwritable_output_folder_is_refused_before_anything_is_written(
     tmp_path, clip, monkeypatch
 ):

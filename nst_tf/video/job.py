@@ -202,6 +202,8 @@ def stylize_video_files(
 
     video = video.validate()
     check_pair(config, run)
+    if config.scales != 1:  # the temporal term and the warped start are frame-sized
+        raise ValueError("--scales: the video mode stylises each frame at one scale (use 1)")
     clips.check_video_output(run.output)
     styles = style_images(run)
     clip = clips.probe(video.video, video.fps, video.max_frames)
