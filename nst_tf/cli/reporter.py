@@ -120,8 +120,6 @@ def iteration_costs(config: StyleConfig) -> list[float]:
     its scale over the last scale's (so that the ETA of a coarse scale counts the finer ones
     at their size); 1 for every iteration of a single-scale run."""
     sizes, counts = scale_sizes(config), scale_iterations(config)
-    if config.scales == 1:
-        sizes, counts = [config.max_size], [config.iterations]
     pairs = zip(sizes, counts, strict=True)
     return [(size / sizes[-1]) ** 2 for size, count in pairs for _ in range(count)]
 
