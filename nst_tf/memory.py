@@ -6,12 +6,14 @@ the deepest layer used (for an H x W image, VGG block b works at H/2^(b-1) x W/2
 128, 256, 512, 512 channels), for the whole image or, evaluated in blocks, for the largest
 block's crop (`evaluation.blocks`); (2) the optimiser's float64 state over the n = 3 H W
 pixel values; (3) with blocks, image-sized float32 buffers (the image, its gradient, the
-total-variation term's). Where it all lives depends on the device:
+total-variation term's); (4) the content targets, whole-image maps of the content layers.
+Where it all lives depends on the device:
 - on a CPU, in host memory: base(evaluation) + ACTIVATION_FACTORS[evaluation] x activations
-  + optimiser state + buffers;
+  + optimiser state + buffers + content targets;
 - with a GPU, the activations and (for lbfgs_tf) the optimiser's state live on the GPU:
-  GPU_BASE_BYTES + GPU_ACTIVATION_FACTORS[evaluation] x activations + the device state; the
-  host keeps its runtime, the host optimisers' state and lbfgs_tf's checkpoint snapshot.
+  GPU_BASE_BYTES + GPU_ACTIVATION_FACTORS[evaluation] x activations + content targets + the
+  device state; the host keeps its runtime, the host optimisers' state and lbfgs_tf's
+  checkpoint snapshot.
 The CPU constants were fitted, rounded up, to the peak resident memory of the command line at
 256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory"); the
 lean ones refit on 2026-12-01 to 512-2048 px whole and in blocks (docs/blocks.md).
@@ -138,6 +140,14 @@ def device_state_bytes(config: StyleConfig, height: int, width: int, loop_xla: b
     return 4 * 2 * values
 
 
+def content_target_bytes(config: StyleConfig, height: int, width: int) -> int:
+    """Bytes of the float32 content targets: each content layer's map of the whole H x W
+    image, held for the whole run (in blocks too, where each block reads its interior's part;
+    VGG16's block3_conv2 at 4096 x 3072 is 805 MB)."""
+    sizes = dict(layer_sizes(config.backbone, height, width))
+    return 4 * sum(sizes.get(name, 0) for name in config.effective_content_layers)
+
+
 def _work_bytes(config: StyleConfig, height: int, width: int, tile: int) -> tuple[int, int]:
     """(float32 activations of the whole image or the largest block's crop, image-sized
     buffers of the blocks)."""
@@ -158,6 +168,7 @@ def estimate_peak_bytes(
         base_bytes(evaluation)
         + ACTIVATION_FACTORS[evaluation] * activations
         + buffers
+        + content_target_bytes(config, height, width)
         + optimizer_bytes(config, height, width)
     )
 
@@ -172,6 +183,7 @@ def estimate_gpu_bytes(
         GPU_BASE_BYTES
         + GPU_ACTIVATION_FACTORS[evaluation] * activations
         + buffers
+        + content_target_bytes(config, height, width)
         + device_state_bytes(config, height, width, loop_xla)
     )
 

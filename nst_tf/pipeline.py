@@ -205,7 +205,6 @@ def optimize_image(
     `recorder.start_clock` separates from the iterations; `state`: an in-graph L-BFGS-B state
     to continue exactly (lbfgs_tf)."""
     lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
-    start = start_model.astype(np.float64)
     common = dict(iterations=config.iterations, max_evaluations=config.evaluation_cap,
                   history=config.lbfgs_history, on_iteration=recorder)  # fmt: skip
     if config.optimizer == "lbfgs_tf":
@@ -217,16 +216,18 @@ def optimize_image(
         optimizer = prepared.workspace.device_optimizer(
             evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk
         )
+        start = start_model.astype(np.float64)
         return minimize_lbfgs_tf(None, start, lower, upper, chunk=chunk, state=state,
                                  optimizer=optimizer, on_ready=recorder.start_clock,
                                  **common)  # fmt: skip
-    evaluator.warm_up(start.ravel())
+    # the optimisers make their own float64 copy of the start: none is kept here for the run
+    evaluator.warm_up(start_model.astype(np.float64).ravel())
     recorder.start_clock()
     if config.optimizer == "adam":
         return minimize_adam(
-            evaluator, start, lower, upper, config.iterations, config.learning_rate, recorder
+            evaluator, start_model, lower, upper, config.iterations, config.learning_rate, recorder
         )
-    return minimize_lbfgs(evaluator, start, lower, upper, **common)
+    return minimize_lbfgs(evaluator, start_model, lower, upper, **common)
 
 
 def _stylize_in_scales(

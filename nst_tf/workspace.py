@@ -51,8 +51,9 @@ class Workspace:
     (backbone, weights, pooling, layers, backward pass, float16 or not), a loss function traced
     once per (model, loss layout, image size, XLA), an in-graph optimiser per (loss function,
     bounds, history); a later run of the same kind only loads its own targets and weights
-    (`LossFunction.load`). Everything is kept until the workspace is dropped: one VGG19 is
-    about 80 MB. `builds`, `traces` and `optimizer_builds` count what was made."""
+    (`LossFunction.load`). Everything is kept until the workspace is dropped (one VGG19 is
+    about 80 MB), except that a loss function evaluated in blocks replaces those of other
+    image sizes. `builds`, `traces` and `optimizer_builds` count what was made."""
 
     def __init__(self):
         self._models: dict[tuple, Callable] = {}
@@ -94,6 +95,7 @@ class Workspace:
             function.load(spec, targets)
             return function
         if tile:
+            self._forget_other_sizes(height, width)
             function = BlockLossFunction(feature_model, spec, targets, height, width, tile,
                                          jit_compile, image_terms)  # fmt: skip
         else:
@@ -102,6 +104,21 @@ class Workspace:
         self._functions[key] = function
         self.traces += 1
         return function
+
+    def _forget_other_sizes(self, height: int, width: int) -> None:
+        """Drop the loss functions (with their targets: a print's 2048 px content map is
+        200 MB) and in-graph optimisers of other image sizes. Called before a block-wise one is
+        built: blocks mean memory is short, and a coarse-to-fine run is done with its smaller
+        scales by then."""
+        kept = {key: f for key, f in self._functions.items() if key[2:4] == (height, width)}
+        kept_ids = {id(function) for function in kept.values()}
+        self._device_optimizers = {
+            key: optimizer for key, optimizer in self._device_optimizers.items()
+            if key[0] in kept_ids
+        }  # fmt: skip
+        if len(kept) < len(self._functions):
+            self._functions = kept
+            gc.collect()  # traced functions sit in reference cycles
 
     def device_optimizer(
         self,

@@ -187,6 +187,22 @@ def test_every_optimiser_takes_the_same_steps_in_blocks(optimizer, workspace):
     assert np.abs(blocked.image_vgg - whole.image_vgg).max() < 0.5
 
 
+def test_a_block_wise_function_replaces_those_of_other_sizes():
+    """Blocks mean memory is short: a coarse-to-fine run's finished scales (their traced
+    functions and content maps) are dropped when a scale in blocks begins."""
+    from nst_tf import Workspace
+
+    workspace = Workspace()
+    config = StyleConfig(weights="none", backbone="vgg16", max_size=64, iterations=1)
+    blocked = config.replace(max_size=96, tile_size=48)
+    content, style = sample(), sample(64, 64, 2)
+    for run in (config, config, blocked, blocked, config, blocked):
+        stylize(content, style, run, workspace=workspace)
+    # 64 traced, reused; 96 in blocks traced (64's dropped), reused; 64 traced again (a
+    # whole-image function drops nothing), 96 reused
+    assert workspace.traces == 3
+
+
 def test_a_stopped_block_wise_lbfgs_tf_run_resumes_exactly(workspace):
     config = StyleConfig(weights="none", backbone="vgg16", max_size=96, iterations=8,
                          optimizer="lbfgs_tf", tile_size=48)  # fmt: skip

@@ -27,6 +27,21 @@ def test_optimizer_bytes_by_hand():
     assert longer - memory.estimate_peak_bytes(config, 512, 512) == 10 * 48 * 512 * 512
 
 
+def test_content_targets_by_hand():
+    # VGG16 at 4096 x 3072: block3_conv2 is 1024 x 768 positions x 256 channels, float32
+    # (805 MB: the print run's map); with two layers both count, each at its stride
+    config = StyleConfig(backbone="vgg16", content_layers=("block3_conv2",))
+    assert memory.content_target_bytes(config, 3072, 4096) == 4 * 1024 * 768 * 256
+    two = config.replace(content_layers=("block1_conv1", "block5_conv2"))
+    assert memory.content_target_bytes(two, 30, 40) == 4 * (1200 * 64 + 1 * 2 * 512)  # 30 // 16 = 1
+    # counted whole in a block-wise estimate: each block reads its part of the whole map
+    shallower = config.replace(content_layers=("block2_conv2",))  # the deepest layer stays
+    difference = memory.estimate_peak_bytes(shallower, 3072, 4096, tile=1024) - (
+        memory.estimate_peak_bytes(config, 3072, 4096, tile=1024)
+    )
+    assert difference == 4 * 2048 * 1536 * 128 - 4 * 1024 * 768 * 256
+
+
 def test_estimate_grows_with_pixels_and_depth():
     config = StyleConfig()
     small, large = (
@@ -111,16 +126,18 @@ def test_on_an_80_gb_gpu_4096_px_runs_whole_8192_px_in_blocks_and_4_gb_refuses()
 
 
 def test_gpu_estimate_by_hand():
-    # 16 x 16, VGG16 up to block1_conv1: 256 positions x 64 channels float32; lbfgs_tf with
-    # history 2 keeps (2 * 2 + 4) float64 vectors of 768 values on the device, and with XLA
-    # compiling its loop two more copies of the history (2 x 2 x 2 vectors)
+    # 16 x 16, VGG16 up to block1_conv1: 256 positions x 64 channels float32, and the content
+    # target (the same map, once more); lbfgs_tf with history 2 keeps (2 * 2 + 4) float64
+    # vectors of 768 values on the device, and with XLA compiling its loop two more copies of
+    # the history (2 x 2 x 2 vectors)
     layer = ("block1_conv1",)
     config = StyleConfig(backbone="vgg16", content_layers=layer, style_layers=layer,
                          optimizer="lbfgs_tf", lbfgs_history=2)  # fmt: skip
     activations = memory.GPU_ACTIVATION_FACTORS["lean"] * 4 * 256 * 64
-    expected = int(memory.GPU_BASE_BYTES + activations + 8 * 8 * 768)
+    target = 4 * 256 * 64
+    expected = int(memory.GPU_BASE_BYTES + activations + target + 8 * 8 * 768)
     assert memory.estimate_gpu_bytes(config, 16, 16, "lean") == expected
-    xla = memory.GPU_BASE_BYTES + 4.0 * 4 * 256 * 64 + 8 * (8 + 8) * 768
+    xla = memory.GPU_BASE_BYTES + 4.0 * 4 * 256 * 64 + target + 8 * (8 + 8) * 768
     assert memory.estimate_gpu_bytes(config, 16, 16, "autodiff_xla") == xla
 
 

@@ -78,3 +78,30 @@ def test_start_outside_bounds_is_projected():
     result = minimize_lbfgs(quadratic, np.full(4, 50.0), lower, upper, 50, 100, 5)
     assert (result.x >= 0).all() and (result.x <= 1).all()
     np.testing.assert_allclose(result.x, [1.0, 0.0, 0.5, 1.0], atol=1e-5)
+
+
+def test_the_tracker_scales_the_gradient_in_place_and_keeps_its_own_best_point():
+    """At print sizes every image-sized float64 vector is 0.3 GB: the tracker makes none."""
+    from nst_tf.optim.common import Tracker
+
+    handed_out = []
+
+    def function(x):
+        handed_out.append(2 * SCALES * (x - TARGET))
+        return float((SCALES * (x - TARGET) ** 2).sum()), handed_out[-1]
+
+    tracker = Tracker(function)
+    x = np.zeros(4)
+    loss, gradient = tracker(x)
+    assert gradient is handed_out[0]  # scaled where it lay
+    expected = 2 * SCALES * -TARGET
+    np.testing.assert_allclose(gradient, expected / np.abs(expected).mean())
+    x += 1.0  # the optimiser moves its x in place: the best point stays where it was
+    np.testing.assert_array_equal(tracker.best_x, np.zeros(4))
+    best = tracker.best_x
+    tracker(x)  # a lower loss: copied into the same buffer
+    assert tracker.best_x is best and (best == 1.0).all()
+    read_only = np.ones(4)
+    read_only.flags.writeable = False
+    scaled = Tracker(lambda x: (0.0, read_only))(x)[1]
+    assert scaled is not read_only and (read_only == 1.0).all()

@@ -73,7 +73,8 @@ class OptimizeResult:
 class Tracker:
     """Counts evaluations, remembers the lowest finite loss and its point, and hands SciPy the
     loss and gradient multiplied by `scale`, fixed at the first evaluation so that the mean
-    absolute gradient there is 1.
+    absolute gradient there is 1. The gradient `function` returns is the tracker's: a float64
+    one is scaled in place.
 
     Why: L-BFGS-B's first step is the raw gradient and every later step may not pass the
     nearest bound, so with gradients of ~1e-4 per pixel (style transfer at 512 px) its first
@@ -98,8 +99,25 @@ class Tracker:
             mean_gradient = float(np.abs(gradient).mean())
             self.scale = 1.0 / mean_gradient if mean_gradient > 0 else 1.0
         if loss < self.best_loss:
-            self.best_loss, self.best_x = loss, x.copy()
-        return loss * self.scale, gradient * self.scale
+            self.best_loss = loss
+            self._remember_best(x)
+        return loss * self.scale, _scaled_in_place(gradient, self.scale)
+
+    def _remember_best(self, x: np.ndarray) -> None:
+        """Copy x into the one buffer kept for the best point: at print sizes a fresh copy
+        per improvement would briefly hold two image-sized float64 vectors."""
+        if self.best_x is None or self.best_x.shape != x.shape:
+            self.best_x = np.empty_like(x, dtype=np.float64)
+        np.copyto(self.best_x, x)
+
+
+def _scaled_in_place(gradient: np.ndarray, scale: float) -> np.ndarray:
+    """gradient x scale as float64, written over `gradient` when it is a writable float64 array
+    (the evaluator's fresh one): no second image-sized vector."""
+    if gradient.dtype != np.float64 or not gradient.flags.writeable:
+        return np.asarray(gradient, dtype=np.float64) * scale
+    gradient *= scale
+    return gradient
 
 
 class NonFinite(Exception):

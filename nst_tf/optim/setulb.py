@@ -104,6 +104,9 @@ def run_lbfgsb(
             max_line_search_steps, line_search_task,
         )  # fmt: skip
         if task[0] == _FG:
+            # setulb keeps its own copy of the last gradient: ours can go before the next is
+            # made, so that two image-sized float64 gradients are never held at once
+            gradient = None
             loss, gradient = function(x)
             loss = float(loss)
             gradient = np.ascontiguousarray(gradient, dtype=np.float64)
