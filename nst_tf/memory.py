@@ -115,28 +115,34 @@ def base_bytes(evaluation: str = "lean") -> int:
     return BASE_BYTES + (XLA_BASE_BYTES if evaluation.endswith("_xla") else 0)
 
 
+def pair_bytes(config: StyleConfig) -> int:
+    """Bytes per value of an L-BFGS correction pair: 8, or 4 for lbfgs_tf's float32 history."""
+    return 4 if config.lbfgs_history_dtype == "float32" else 8
+
+
 def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the optimiser's host state for an H x W image: L-BFGS-B's workspace (float64
     (2m + 5) n and int32 3n, n = 3 H W), Adam's two moments, or lbfgs_tf's state and a
-    checkpoint's snapshot ((2m + 4) n and (2m + 2) n float64), plus FLOAT64_COPIES vectors."""
+    checkpoint's snapshot (2m n pairs twice, in `pair_bytes`, and 6 n float64), plus
+    FLOAT64_COPIES vectors."""
     values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "adam":
         own = 8 * 2 * values
     elif config.optimizer == "lbfgs_tf":
-        own = 8 * (4 * m + 6) * values
+        own = (pair_bytes(config) * 4 * m + 8 * 6) * values
     else:
         own = 8 * (2 * m + 5) * values + 4 * 3 * values
     return own + 8 * FLOAT64_COPIES * values
 
 
 def device_state_bytes(config: StyleConfig, height: int, width: int, loop_xla: bool = False) -> int:
-    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient, bounds and history
-    ((2m + 4) n values, n = 3 H W; with `loop_xla` the history's copies too), or the float32
-    image and gradient of a host optimiser."""
+    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient and bounds (4 n
+    values, n = 3 H W) and its history (2m n in `pair_bytes`; with `loop_xla` the history's
+    copies too), or the float32 image and gradient of a host optimiser."""
     values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "lbfgs_tf":
         copies = XLA_HISTORY_COPIES * 2 * m if loop_xla else 0
-        return 8 * (2 * m + 4 + copies) * values
+        return (8 * 4 + pair_bytes(config) * (2 * m + copies)) * values
     return 4 * 2 * values
 
 
@@ -193,7 +199,8 @@ def estimate_gpu_host_bytes(config: StyleConfig, height: int, width: int) -> int
     optimiser's host side, no activations."""
     host_state = optimizer_bytes(config, height, width)
     if config.optimizer == "lbfgs_tf":  # its state lives on the GPU; the snapshot comes home
-        host_state = 8 * (2 * config.lbfgs_history + 2 + FLOAT64_COPIES) * 3 * height * width
+        pairs = pair_bytes(config) * 2 * config.lbfgs_history
+        host_state = (pairs + 8 * (2 + FLOAT64_COPIES)) * 3 * height * width
     return GPU_HOST_BASE_BYTES + host_state
 
 

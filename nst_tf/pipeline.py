@@ -214,11 +214,13 @@ def optimize_image(
         # XLA compiles the whole loop too, unless the blocks' functions are compiled apart
         xla = devices.uses_xla(prepared.evaluation) and not prepared.tiles[config.max_size]
         optimizer = prepared.workspace.device_optimizer(
-            evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk
-        )
+            evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk,
+            config.lbfgs_history_dtype,
+        )  # fmt: skip
         start = start_model.astype(np.float64)
         return minimize_lbfgs_tf(None, start, lower, upper, chunk=chunk, state=state,
                                  optimizer=optimizer, on_ready=recorder.start_clock,
+                                 history_dtype=config.lbfgs_history_dtype,
                                  **common)  # fmt: skip
     # the optimisers make their own float64 copy of the start: none is kept here for the run
     evaluator.warm_up(start_model.astype(np.float64).ravel())

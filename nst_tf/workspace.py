@@ -128,17 +128,19 @@ class Workspace:
         history: int,
         jit_compile: bool,
         chunk: int,
+        history_dtype: str = "float64",
     ) -> DeviceLbfgsb:
         """The `optim.device_lbfgsb.DeviceLbfgsb` (variables and the chunk function, compiled
         by XLA with `jit_compile`, running up to `chunk` iterations a call) of this loss
-        function, bounds (H, W, 3 arrays) and history, built on first use: a later run of the
-        same kind reuses it, and it starts afresh from that run's image."""
+        function, bounds (H, W, 3 arrays) and history (its length and dtype), built on first
+        use: a later run of the same kind reuses it, and it starts afresh from that run's
+        image."""
         bounds = hashlib.sha1(lower.tobytes() + upper.tobytes()).hexdigest()
-        key = (id(loss_function), lower.shape, bounds, history, jit_compile, chunk)
+        key = (id(loss_function), lower.shape, bounds, history, history_dtype, jit_compile, chunk)
         if key not in self._device_optimizers:
             self._device_optimizers[key] = DeviceLbfgsb(
                 _batch_of_one(loss_function), lower.shape, lower, upper, history, jit_compile,
-                chunk, loss_function.term_names,
+                chunk, loss_function.term_names, history_dtype,
             )  # fmt: skip
             self.optimizer_builds += 1
         return self._device_optimizers[key]

@@ -1,8 +1,8 @@
 """Peak resident memory of one run per image size, each in a fresh process.
 
-    python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--iterations 13]
+    python scripts/measure_memory.py --sizes 256,512,1024 [--backbone vgg19] [--iterations N]
         [--evaluation lean] [--precision float32] [--tiles 0,512] [--height_ratio 1.0]
-        [--json docs/blocks_memory.json]
+        [--lbfgs_history 10] [--json docs/blocks_memory.json]
 
 Prints, per size and block side (`--tiles`: 0 is the whole image), the peak RSS (VmHWM of the
 child, which runs with the malloc settings the command line gives itself,
@@ -10,6 +10,7 @@ child, which runs with the malloc settings the command line gives itself,
 estimate, so the constants in nst_tf/memory.py can be checked against this machine; and the
 median seconds per evaluation after the first two iterations (meaningful only when nothing
 else runs). `--height_ratio` makes the image size x (ratio x size), e.g. 0.75 for 4096 x 3072.
+`--iterations` defaults to enough for L-BFGS-B's history (`--lbfgs_history` pairs) to fill.
 """
 
 import argparse
@@ -26,7 +27,8 @@ from nst_tf.config import StyleConfig  # noqa: E402
 # L-BFGS-B's history (the default 10 pairs, 126 MiB at 512 px) is zero-filled memory that the
 # system maps only as pairs are stored, one per iteration: a run's peak is reached once it is
 # full, so a shorter measurement understates it (by about 100 MiB at 512 px after 2 iterations).
-FULL_HISTORY_ITERATIONS = StyleConfig().lbfgs_history + 3
+FULL_HISTORY_EXTRA_ITERATIONS = 3
+FULL_HISTORY_ITERATIONS = StyleConfig().lbfgs_history + FULL_HISTORY_EXTRA_ITERATIONS
 
 CHILD = """
 import os, sys, json
@@ -35,11 +37,12 @@ sys.path.insert(0, {root!r})
 import numpy as np
 from nst_tf import StyleConfig, stylize
 size, height, backbone, iterations = {size}, {height}, {backbone!r}, {iterations}
-evaluation, precision, tile = {evaluation!r}, {precision!r}, {tile}
+evaluation, precision, tile, history = {evaluation!r}, {precision!r}, {tile}, {history}
 rng = np.random.default_rng(0)
 content = rng.integers(0, 256, (height, size, 3), dtype=np.uint8)
 config = StyleConfig(weights="none", backbone=backbone, max_size=size, iterations=iterations,
-                     evaluation=evaluation, precision=precision, tile_size=tile)
+                     evaluation=evaluation, precision=precision, tile_size=tile,
+                     lbfgs_history=history)
 result = stylize(content, content, config)
 with open("/proc/self/status") as status:
     peak = [line.split()[1] for line in status if line.startswith("VmHWM:")][0]
@@ -59,6 +62,7 @@ def child_run(
     precision: str = "float32",
     tile: int = 0,
     height: int | None = None,
+    history: int = StyleConfig().lbfgs_history,
 ) -> dict:
     """A fresh Python process runs `iterations` iterations (the default: enough for L-BFGS-B's
     history to fill, see FULL_HISTORY_ITERATIONS) on a `height` x `size` image; its peak RSS
@@ -67,7 +71,7 @@ def child_run(
 
     code = CHILD.format(root=ROOT, size=size, height=height or size, backbone=backbone,
                         iterations=iterations, evaluation=evaluation, precision=precision,
-                        tile=tile)  # fmt: skip
+                        tile=tile, history=history)  # fmt: skip
     environment = dict(os.environ)
     if machine.wants_malloc_tunables(environment):
         environment["GLIBC_TUNABLES"] = machine.MALLOC_TUNABLES
@@ -90,7 +94,8 @@ def main() -> None:
     parser.add_argument("--tiles", default="0")
     parser.add_argument("--height_ratio", type=float, default=1.0)
     parser.add_argument("--backbone", default="vgg19")
-    parser.add_argument("--iterations", type=int, default=FULL_HISTORY_ITERATIONS)
+    parser.add_argument("--iterations", type=int, default=0)
+    parser.add_argument("--lbfgs_history", type=int, default=StyleConfig().lbfgs_history)
     parser.add_argument(
         "--evaluation", default="lean", choices=["lean", "lean_xla", "autodiff", "autodiff_xla"]
     )
@@ -99,17 +104,20 @@ def main() -> None:
     args = parser.parse_args()
     from nst_tf.memory import activation_bytes, estimate_peak_bytes
 
+    iterations = args.iterations or args.lbfgs_history + FULL_HISTORY_EXTRA_ITERATIONS
+
     rows = []
     for size in sorted(int(s) for s in args.sizes.split(",")):
         height = round(size * args.height_ratio)
         for tile in (int(t) for t in args.tiles.split(",")):
             config = StyleConfig(backbone=args.backbone, max_size=size,
-                                 evaluation=args.evaluation, precision=args.precision)  # fmt: skip
-            run = child_run(size, args.backbone, args.iterations, args.evaluation,
-                            args.precision, tile, height)  # fmt: skip
+                                 evaluation=args.evaluation, precision=args.precision,
+                                 lbfgs_history=args.lbfgs_history)  # fmt: skip
+            run = child_run(size, args.backbone, iterations, args.evaluation,
+                            args.precision, tile, height, args.lbfgs_history)  # fmt: skip
             estimate = estimate_peak_bytes(config, height, size, args.evaluation, run["tile"])
             rows.append({"size": f"{size}x{height}", "tile": run["tile"],
-                         "iterations": args.iterations,
+                         "iterations": iterations, "lbfgs_history": args.lbfgs_history,
                          "peak_rss_mb": round(run["peak_bytes"] / 2**20),
                          "activation_mb": round(activation_bytes(config, height, size) / 2**20),
                          "estimate_mb": round(estimate / 2**20),

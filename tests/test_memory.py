@@ -27,6 +27,17 @@ def test_optimizer_bytes_by_hand():
     assert longer - memory.estimate_peak_bytes(config, 512, 512) == 10 * 48 * 512 * 512
 
 
+def test_a_float32_history_halves_the_pairs_by_hand():
+    # lbfgs_tf, m = 4, n = 60: the pairs (2m n) are held twice on a CPU (state and snapshot)
+    config = StyleConfig(optimizer="lbfgs_tf", lbfgs_history=4)
+    half = config.replace(lbfgs_history_dtype="float32")
+    saved = memory.optimizer_bytes(config, 4, 5) - memory.optimizer_bytes(half, 4, 5)
+    assert saved == 2 * (2 * 4 * 60) * 4
+    on_device = memory.device_state_bytes(config, 4, 5) - memory.device_state_bytes(half, 4, 5)
+    assert on_device == (2 * 4 * 60) * 4
+    assert memory.pair_bytes(StyleConfig()) == 8  # SciPy's L-BFGS-B: float64 only
+
+
 def test_content_targets_by_hand():
     # VGG16 at 4096 x 3072: block3_conv2 is 1024 x 768 positions x 256 channels, float32
     # (805 MB: the print run's map); with two layers both count, each at its stride

@@ -106,9 +106,28 @@ def test_a_non_finite_loss_ends_the_run_at_the_last_finite_point():
     assert np.isfinite(result.x).all() and np.isfinite(result.loss)
 
 
-def test_a_stopped_run_resumed_from_its_state_takes_the_same_iterates():
+def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
+    function, numpy_function, lower, upper = quadratic()
+    settings = dict(iterations=300, max_evaluations=1000, history=10, chunk=20)
+    result = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings,
+                               history_dtype="float32")  # fmt: skip
+    expected_x, expected_loss = scipy_minimum(numpy_function, np.zeros(SIZE), lower, upper)
+    assert result.loss == pytest.approx(expected_loss, rel=1e-6)
+    np.testing.assert_allclose(result.x, expected_x, atol=2e-3)
+    assert result.state.s.dtype == result.state.y.dtype == np.float32
+    assert result.state.x.dtype == result.state.gradient.dtype == np.float64
+    assert result.state.s.nbytes == 10 * SIZE * 4
+    full = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings)
+    assert full.state.s.dtype == np.float64
+    # the pairs differ only by float32 rounding: the first steps agree to about 1e-7
+    assert not np.array_equal(result.state.s, full.state.s)
+
+
+@pytest.mark.parametrize("history_dtype", ["float64", "float32"])
+def test_a_stopped_run_resumed_from_its_state_takes_the_same_iterates(history_dtype):
     start, lower, upper = problem()
-    settings = dict(lower=lower, upper=upper, max_evaluations=500, history=6, chunk=4)
+    settings = dict(lower=lower, upper=upper, max_evaluations=500, history=6, chunk=4,
+                    history_dtype=history_dtype)  # fmt: skip
 
     def run(iterations, state=None, stop_at=None):
         losses = []
@@ -258,3 +277,23 @@ def test_a_snapshot_keeps_its_values_while_the_run_goes_on():
         host_copy.head,
         host_copy.loss,
     )
+
+
+def test_a_float32_history_through_stylize_in_blocks():
+    """The flag reaches the optimiser (its saved state holds float32 pairs), and 6 iterations
+    end within float32 rounding's reach of the float64 history's loss."""
+    from nst_tf import StyleConfig, Workspace, stylize
+
+    rng = np.random.default_rng(4)
+    content = np.repeat(np.repeat(rng.integers(0, 256, (8, 10, 3), np.uint8), 8, 0), 8, 1)
+    style = np.repeat(np.repeat(rng.integers(0, 256, (6, 6, 3), np.uint8), 8, 0), 8, 1)
+    config = StyleConfig(weights="none", backbone="vgg16", max_size=80, iterations=6,
+                         optimizer="lbfgs_tf", tile_size=48)  # fmt: skip
+    workspace = Workspace()
+    full = stylize(content, style, config, workspace=workspace)
+    half = stylize(content, style, config.replace(lbfgs_history_dtype="float32"),
+                   workspace=workspace)  # fmt: skip
+    assert half.optimizer_state.s.dtype == np.float32
+    assert full.optimizer_state.s.dtype == np.float64
+    assert half.tile_size == 48 and workspace.optimizer_builds == 2
+    assert half.history[-1].total_loss == pytest.approx(full.history[-1].total_loss, rel=1e-3)

@@ -52,20 +52,25 @@ class DeviceLbfgsb:
     terms), traceable by tf.function (and by XLA, with `jit_compile`). lower, upper: bounds of
     x's shape (float64 arrays). `chunk`: the most iterations one device call runs.
     `term_names`: the sorted keys of the terms dict, where the function knows them (else one
-    trace of `function` finds them).
+    trace of `function` finds them). `history_dtype`: "float64", or "float32" to store the
+    correction pairs s and y at half the memory (rounded when stored; rho and the curvature
+    test use the rounded pairs, so the inverse Hessian stays positive definite; the
+    arithmetic stays float64).
     """
 
     def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False,
-                 chunk: int = 10, term_names: tuple[str, ...] | None = None):  # fmt: skip
+                 chunk: int = 10, term_names: tuple[str, ...] | None = None,
+                 history_dtype: str = "float64"):  # fmt: skip
         self.function, self.shape, self.history = function, tuple(shape), history
         self.chunk, self.jit_compile = chunk, jit_compile
+        self.history_dtype = history_dtype
         size = int(np.prod(shape))
         self.lower = tf.constant(np.ravel(lower), tf.float64)
         self.upper = tf.constant(np.ravel(upper), tf.float64)
         zeros = np.zeros(size)
         self.x, self.g = tf.Variable(zeros), tf.Variable(zeros)
-        self.s = tf.Variable(np.zeros((history, size)))
-        self.y = tf.Variable(np.zeros((history, size)))
+        self.s = tf.Variable(np.zeros((history, size), history_dtype))
+        self.y = tf.Variable(np.zeros((history, size), history_dtype))
         self.rho = tf.Variable(np.zeros(history))
         self.loss = tf.Variable(0.0, dtype=tf.float64)
         self.scale = tf.Variable(1.0, dtype=tf.float64)
@@ -121,7 +126,7 @@ class DeviceLbfgsb:
                                 (self.g, state.gradient), (self.s, state.s), (self.y, state.y),
                                 (self.rho, state.rho), (self.stored, state.stored),
                                 (self.head, state.head), (self.scale, state.scale)):  # fmt: skip
-            variable.assign(value)
+            variable.assign(np.asarray(value, variable.dtype.as_numpy_dtype))
 
     def place(self, x0: np.ndarray) -> None:
         """Put the start point (float64, any shape of `shape`'s size) on the device; `start()`
@@ -158,14 +163,14 @@ class DeviceLbfgsb:
         for i in range(m):
             index = (head - 1 - i) % m
             valid = tf.cast(i < stored, tf.float64)
-            alpha = valid * self.rho[index] * tf.tensordot(self.s[index], q, 1)
-            q = q - alpha * self.y[index]
+            alpha = valid * self.rho[index] * tf.tensordot(self._pair(self.s, index), q, 1)
+            q = q - alpha * self._pair(self.y, index)
             alphas.append(alpha)
         newest = (head - 1) % m
-        y_newest = self.y[newest]
+        s_newest, y_newest = self._pair(self.s, newest), self._pair(self.y, newest)
         gamma = tf.where(
             stored > 0,
-            tf.tensordot(self.s[newest], y_newest, 1)
+            tf.tensordot(s_newest, y_newest, 1)
             / tf.maximum(tf.tensordot(y_newest, y_newest, 1), 1e-300),
             tf.constant(1.0, tf.float64),
         )
@@ -173,9 +178,14 @@ class DeviceLbfgsb:
         for i in reversed(range(m)):
             index = (head - 1 - i) % m
             valid = tf.cast(i < stored, tf.float64)
-            beta = valid * self.rho[index] * tf.tensordot(self.y[index], r, 1)
-            r = r + (alphas[i] - beta) * self.s[index]
+            beta = valid * self.rho[index] * tf.tensordot(self._pair(self.y, index), r, 1)
+            r = r + (alphas[i] - beta) * self._pair(self.s, index)
         return -r
+
+    @staticmethod
+    def _pair(pairs: tf.Variable, index) -> tf.Tensor:
+        """Row `index` of s or y in float64 (a no-op for a float64 history)."""
+        return tf.cast(pairs[index], tf.float64)
 
     def _run_chunk(self, length, max_evaluations, evaluations_done):
         """Up to `length` (at most `chunk`) iterations, fewer if the run stops. Returns per
@@ -264,9 +274,10 @@ class DeviceLbfgsb:
         return status, evaluations, accepted, best_f / self.scale, best_terms, best_norm
 
     def _accept(self, x, f, g, new_x, new_f, new_g, status):
-        s, y = new_x - x, new_g - g
-        curvature = tf.tensordot(s, y, 1)
-        if curvature > _EPSILON * tf.tensordot(y, y, 1):
+        s, y = tf.cast(new_x - x, self.s.dtype), tf.cast(new_g - g, self.y.dtype)
+        s_stored, y_stored = tf.cast(s, tf.float64), tf.cast(y, tf.float64)  # as rounded
+        curvature = tf.tensordot(s_stored, y_stored, 1)
+        if curvature > _EPSILON * tf.tensordot(y_stored, y_stored, 1):
             head = self.head.read_value()
             self.s.scatter_nd_update([[head]], s[None])
             self.y.scatter_nd_update([[head]], y[None])

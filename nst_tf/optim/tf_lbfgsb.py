@@ -56,6 +56,7 @@ def minimize_lbfgs_tf(
     optimizer: DeviceLbfgsb | None = None,
     jit_compile: bool = False,
     on_ready: Callable[[], None] | None = None,
+    history_dtype: str = "float64",
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
@@ -71,14 +72,18 @@ def minimize_lbfgs_tf(
     `optimizer`: a DeviceLbfgsb built for this function, shape, bounds and history by an
     earlier run (with a `chunk` at least this one), to reuse its variables and compiled chunk
     (everything it holds is overwritten at the start); else a new one is built, its chunks
-    compiled by XLA with `jit_compile`. The result's `x` is the last accepted iterate (the
-    lowest loss: steps never raise it) and `state` its LbfgsState.
+    compiled by XLA with `jit_compile`, its correction pairs stored in `history_dtype`. The
+    result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
+    `state` its LbfgsState.
     """
     if optimizer is None:
-        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile, chunk)
-    elif (optimizer.shape, optimizer.history) != (tuple(x0.shape), history) or (
-        optimizer.chunk < chunk
-    ):
+        optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile, chunk,
+                                 history_dtype=history_dtype)  # fmt: skip
+    elif (optimizer.shape, optimizer.history, optimizer.history_dtype) != (
+        tuple(x0.shape),
+        history,
+        history_dtype,
+    ) or optimizer.chunk < chunk:
         raise ValueError("the DeviceLbfgsb given was built for another shape, history or chunk")
     started = time.perf_counter()
     first_info = _begin(optimizer, x0, state, max_evaluations)
