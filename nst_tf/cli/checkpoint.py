@@ -4,8 +4,8 @@ A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) flo
 space, the iteration and the evaluation count reached and, for --optimizer=lbfgs_tf, the
 optimiser's whole state (`optim.LbfgsState`: x and gradient in float64, the correction pairs in
 `--lbfgs_history_dtype`, 48 bytes per pixel per pair in float64), so a resumed run takes exactly
-the iterates of an uninterrupted one. SciPy's L-BFGS-B memory is not saved: a resumed lbfgs run rebuilds it over its first
-`lbfgs_history` iterations.
+the iterates of an uninterrupted one. SciPy's L-BFGS-B memory is not saved: a resumed lbfgs run
+rebuilds it over its first `lbfgs_history` iterations.
 
 Writing one (hundreds of MB at large sizes with lbfgs_tf, then an fsync) would stall the
 optimisation, so `BackgroundWriter` writes it in a thread while the next iterations run; the
