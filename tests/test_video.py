@@ -49,6 +49,24 @@ def test_the_weights_mark_the_pixels_a_moving_square_uncovers():
         assert end_point_error(estimated, flows[index - 1]) < 0.5  # occlusions included
 
 
+def test_scenery_a_pan_brings_in_is_untrusted_and_starts_from_the_content_frame():
+    """A pan 3 px to the right: frame t's last 3 columns were never in frame t-1. The flows
+    agree and are smooth there, so only the source test catches them."""
+    backward = np.zeros((20, 30, 2), np.float32)
+    backward[..., 0] = 3.0  # frame t's pixel x was at x + 3 in frame t-1
+    weights = flow.consistency_weights(backward, -backward)
+    assert (weights[:, -3:] == 0).all() and (weights[:, :-3] == 1).all()
+    backward[..., 0], backward[..., 1] = -2.6, 1.2  # a pan up-left, part of a pixel too
+    outside = flow.source_outside(backward)
+    expected = np.zeros((20, 30), bool)
+    expected[:, :3] = True  # x - 2.6 < -0.5 for x = 0, 1, 2
+    expected[-1:, :] = True  # y + 1.2 > 19.5 for y = 19
+    np.testing.assert_array_equal(outside, expected)
+    previous, frame = np.full((20, 30, 3), 100.0), np.full((20, 30, 3), 7.0)
+    start = flow.warped_start(previous, frame, backward)
+    assert (start[expected] == 7.0).all() and (start[~expected] == 100.0).all()
+
+
 def test_warping_undoes_a_hand_made_shift():
     image = texture(40, 50, 1).astype(np.float32)
     shifted = np.roll(image, shift=(2, 3), axis=(0, 1))  # content moves down 2, right 3

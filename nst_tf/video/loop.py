@@ -94,7 +94,7 @@ def stylize_frame(
     clip.term.load([space.from_rgb(t) for t in targets], weights, video.temporal_weight)
     start, frame_config = None, config
     if index > 0 and video.frame_init == "warped" and 1 in flows:
-        start = np.clip(flow.warp(clip.outputs[index - 1], flows[1][0]), 0, 255)
+        start = flow.warped_start(clip.outputs[index - 1], frame, flows[1][0])
     elif index > 0 and video.frame_init != "warped":
         frame_config = config.replace(init=video.frame_init, seed=config.seed + index)
     if index == 0 and video.first_frame_iterations:
