@@ -40,8 +40,10 @@ CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 BASE_BYTES = 1000 * 2**20
 XLA_BASE_BYTES = 150 * 2**20
 ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
-# x, the gradient (raw and scaled), the best point, the two bounds, the start: float64 vectors
-# of 3 H W values alive during an evaluation besides the optimiser's own state.
+# Float64 vectors of 3 H W values besides the optimiser's own state: x, the gradient, the best
+# point and the two bounds, plus an allowance of two for an evaluation's transients (the new
+# gradient in float32 and float64 before the old one is released, the float32 image, the
+# progress record's float32 copy of x).
 FLOAT64_COPIES = 7
 # Evaluated in blocks: the image, the gradient and its update, and the total-variation term's
 # temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors).

@@ -217,12 +217,11 @@ def optimize_image(
             evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk,
             config.lbfgs_history_dtype,
         )  # fmt: skip
-        start = start_model.astype(np.float64)
-        return minimize_lbfgs_tf(None, start, lower, upper, chunk=chunk, state=state,
+        return minimize_lbfgs_tf(None, start_model, lower, upper, chunk=chunk, state=state,
                                  optimizer=optimizer, on_ready=recorder.start_clock,
                                  history_dtype=config.lbfgs_history_dtype,
                                  **common)  # fmt: skip
-    # the optimisers make their own float64 copy of the start: none is kept here for the run
+    # every optimiser makes its own float64 copy of the start: none is kept here for the run
     evaluator.warm_up(start_model.astype(np.float64).ravel())
     recorder.start_clock()
     if config.optimizer == "adam":

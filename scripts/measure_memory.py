@@ -28,7 +28,6 @@ from nst_tf.config import StyleConfig  # noqa: E402
 # system maps only as pairs are stored, one per iteration: a run's peak is reached once it is
 # full, so a shorter measurement understates it (by about 100 MiB at 512 px after 2 iterations).
 FULL_HISTORY_EXTRA_ITERATIONS = 3
-FULL_HISTORY_ITERATIONS = StyleConfig().lbfgs_history + FULL_HISTORY_EXTRA_ITERATIONS
 
 CHILD = """
 import os, sys, json
@@ -57,17 +56,19 @@ print("peak_kib", peak)
 def child_run(
     size: int,
     backbone: str,
-    iterations: int = FULL_HISTORY_ITERATIONS,
+    iterations: int = 0,
     evaluation: str = "lean",
     precision: str = "float32",
     tile: int = 0,
     height: int | None = None,
     history: int = StyleConfig().lbfgs_history,
 ) -> dict:
-    """A fresh Python process runs `iterations` iterations (the default: enough for L-BFGS-B's
-    history to fill, see FULL_HISTORY_ITERATIONS) on a `height` x `size` image; its peak RSS
-    in bytes, median seconds per evaluation and the block side it ran in."""
+    """A fresh Python process runs `iterations` iterations (0: enough for L-BFGS-B's `history`
+    pairs to fill, see FULL_HISTORY_EXTRA_ITERATIONS) on a `height` x `size` image; its peak
+    RSS in bytes, median seconds per evaluation and the block side it ran in."""
     from nst_tf import machine
+
+    iterations = iterations or history + FULL_HISTORY_EXTRA_ITERATIONS
 
     code = CHILD.format(root=ROOT, size=size, height=height or size, backbone=backbone,
                         iterations=iterations, evaluation=evaluation, precision=precision,

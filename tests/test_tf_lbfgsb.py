@@ -117,10 +117,15 @@ def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
     assert result.state.s.dtype == result.state.y.dtype == np.float32
     assert result.state.x.dtype == result.state.gradient.dtype == np.float64
     assert result.state.s.nbytes == 10 * SIZE * 4
+    # two iterations: the pairs as float64's rounded to float32, no more
+    settings |= dict(iterations=2)
     full = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings)
-    assert full.state.s.dtype == np.float64
-    # the pairs differ only by float32 rounding: the first steps agree to about 1e-7
-    assert not np.array_equal(result.state.s, full.state.s)
+    half = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings,
+                             history_dtype="float32")  # fmt: skip
+    assert full.state.s.dtype == np.float64 and full.state.stored == half.state.stored == 2
+    for ours, reference in ((half.state.s, full.state.s), (half.state.y, full.state.y)):
+        np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
+        assert not np.array_equal(ours, reference.astype(np.float64))  # rounded indeed
 
 
 @pytest.mark.parametrize("history_dtype", ["float64", "float32"])
@@ -212,9 +217,10 @@ def test_a_reused_optimizer_starts_afresh_without_retracing():
     assert optimizer.run_chunk.experimental_get_tracing_count() == traces
     np.testing.assert_array_equal(reused.x, fresh.x)
     assert (reused.iterations, reused.evaluations) == (fresh.iterations, fresh.evaluations)
-    with pytest.raises(ValueError, match="another shape, history or chunk"):
-        minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
-                          **{**settings, "history": 6})  # fmt: skip
+    for other in ({"history": 6}, {"history_dtype": "float32"}):
+        with pytest.raises(ValueError, match="another shape, history, history dtype or chunk"):
+            minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
+                              **{**settings, **other})  # fmt: skip
 
 
 def test_compiled_by_xla_it_takes_the_same_path_to_the_same_minimum():

@@ -19,9 +19,10 @@ RELATIVE_REDUCTION_TOLERANCE = 10.0
 
 @dataclass
 class LbfgsState:
-    """Everything the optimiser carries between iterations (float64 arrays of n values, on the
-    host, or in a device snapshot tensors; s and y (history, n) with `stored` valid rows ending
-    before row `head`). Loss and gradient are scaled by `scale`."""
+    """Everything the optimiser carries between iterations (arrays of n values on the host, or
+    in a device snapshot tensors: x and gradient float64; s and y (history, n), float64 or
+    float32 (`--lbfgs_history_dtype`), with `stored` valid rows ending before row `head`). Loss
+    and gradient are scaled by `scale`."""
 
     x: np.ndarray
     loss: float

@@ -163,11 +163,12 @@ class DeviceLbfgsb:
         for i in range(m):
             index = (head - 1 - i) % m
             valid = tf.cast(i < stored, tf.float64)
-            alpha = valid * self.rho[index] * tf.tensordot(self._pair(self.s, index), q, 1)
-            q = q - alpha * self._pair(self.y, index)
+            alpha = valid * self.rho[index] * tf.tensordot(self._pair(self.s, index, q), q, 1)
+            q = q - alpha * self._pair(self.y, index, alpha)
             alphas.append(alpha)
         newest = (head - 1) % m
-        s_newest, y_newest = self._pair(self.s, newest), self._pair(self.y, newest)
+        s_newest = self._pair(self.s, newest, q)
+        y_newest = self._pair(self.y, newest, s_newest)
         gamma = tf.where(
             stored > 0,
             tf.tensordot(s_newest, y_newest, 1)
@@ -178,14 +179,17 @@ class DeviceLbfgsb:
         for i in reversed(range(m)):
             index = (head - 1 - i) % m
             valid = tf.cast(i < stored, tf.float64)
-            beta = valid * self.rho[index] * tf.tensordot(self._pair(self.y, index), r, 1)
-            r = r + (alphas[i] - beta) * self._pair(self.s, index)
+            beta = valid * self.rho[index] * tf.tensordot(self._pair(self.y, index, r), r, 1)
+            r = r + (alphas[i] - beta) * self._pair(self.s, index, beta)
         return -r
 
     @staticmethod
-    def _pair(pairs: tf.Variable, index) -> tf.Tensor:
-        """Row `index` of s or y in float64 (a no-op for a float64 history)."""
-        return tf.cast(pairs[index], tf.float64)
+    def _pair(pairs: tf.Variable, index, after: tf.Tensor) -> tf.Tensor:
+        """Row `index` of s or y in float64 (a no-op for a float64 history), made only once
+        `after` is: else a graph may cast every stored float32 pair up front, holding the
+        whole history in float64 again."""
+        with tf.control_dependencies([after]):
+            return tf.cast(pairs[index], tf.float64)
 
     def _run_chunk(self, length, max_evaluations, evaluations_done):
         """Up to `length` (at most `chunk`) iterations, fewer if the run stops. Returns per

@@ -18,7 +18,8 @@ GPU does well; TensorFlow Probability's `lbfgs_minimize` has no bounds. Per iter
 It stops on the iteration count, the evaluation cap, SciPy's path's two tolerances (largest
 projected-gradient entry, relative reduction; `common`), a line search that finds no lower
 point, or a non-finite loss. Loss and gradient are scaled at the first evaluation as on the
-SciPy path (`common.Tracker`). Optimiser state is float64; the loss is evaluated in float32.
+SciPy path (`common.Tracker`). The optimiser's arithmetic is float64 (its correction pairs may be
+stored in float32: `DeviceLbfgsb`); the loss is evaluated in float32.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def minimize_lbfgs_tf(
         history,
         history_dtype,
     ) or optimizer.chunk < chunk:
-        raise ValueError("the DeviceLbfgsb given was built for another shape, history or chunk")
+        raise ValueError(
+            "the DeviceLbfgsb given was built for another shape, history, history dtype or chunk"
+        )
     started = time.perf_counter()
     first_info = _begin(optimizer, x0, state, max_evaluations)
     setup_seconds = time.perf_counter() - started
