@@ -132,6 +132,12 @@ class StyleConfig:
         "less memory; VGG only); 0: the whole image when it fits, else the largest block that "
         "does.",
     )
+    memory_limit: float = _setting(
+        0.0,
+        "Most host memory, in GiB, the run may take at its peak: the plan keeps its estimate "
+        "within it, in blocks where the whole image would not fit (0: the available memory, "
+        "blocks filling at most half of it).",
+    )
     lbfgs_history: int = _setting(
         10,
         "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px; 20 "
@@ -196,6 +202,11 @@ class StyleConfig:
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
         _require(self.tile_size >= 0, "tile_size", "must be zero or positive")
+        _require(
+            math.isfinite(self.memory_limit) and self.memory_limit >= 0,
+            "memory_limit",
+            "must be zero or a positive number of GiB",
+        )
         _require(
             self.backbone in LEAN_BACKBONES or not self.tile_size,
             "tile_size",

@@ -46,8 +46,10 @@ ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_x
 # progress record's float32 copy of x).
 FLOAT64_COPIES = 7
 # Evaluated in blocks: the image, the gradient and its update, and the total-variation term's
-# temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors).
-BLOCK_IMAGE_COPIES = 8
+# temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors;
+# raised from 8 on 2026-12-01, when 2048 px in 512 px blocks and print.cfg's 4096 px scale in
+# 1072 px blocks peaked 2-4 % above the estimate).
+BLOCK_IMAGE_COPIES = 10
 MIN_TILE = 128
 AUTO_BLOCK_SHARE = 0.5
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
@@ -232,6 +234,15 @@ def tile_candidates(config: StyleConfig, height: int, width: int) -> list[int]:
     return [0, *range((side - 1) // stride * stride, MIN_TILE - 1, -stride)]
 
 
+def host_budget(config: StyleConfig, available: int | None) -> int | None:
+    """The host bytes a run may take: `available` (None: unknown), or --memory_limit where it
+    is set and lower."""
+    if not config.memory_limit:
+        return available
+    limit = int(config.memory_limit * 2**30)
+    return limit if available is None else min(available, limit)
+
+
 def plan(
     config: StyleConfig,
     height: int,
@@ -240,11 +251,14 @@ def plan(
     available: int | None,
     gpu: GpuMemory | None = None,
 ) -> MemoryPlan:
-    """The whole image if it fits in host memory (`available` bytes, None: unknown) and on
-    the `gpu`, else the largest block that fits; ResourceError naming a --max_size that would
-    fit when none does. Non-VGG backbones are not estimated: whole, unchecked."""
+    """The whole image if it fits in host memory (`available` bytes, None: unknown; at most
+    --memory_limit) and on the `gpu`, else the largest block that fits; ResourceError naming a
+    --max_size that would fit when none does. Non-VGG backbones are not estimated: whole,
+    unchecked."""
     if config.backbone not in CONVS_PER_BLOCK:
         return MemoryPlan(0, 0, None)
+    limited = host_budget(config, available) != available
+    available = host_budget(config, available)
     found = _first_fit(config, height, width, evaluation, available, gpu)
     if found is not None:
         return found
@@ -254,24 +268,26 @@ def plan(
     needed = demand.gpu_bytes if on_gpu else demand.host_bytes
     where = f"of GPU memory but the {gpu.name} has" if on_gpu else "but only"
     have = gpu.available_bytes if on_gpu else available
+    what = "free" if on_gpu else ("is allowed (--memory_limit)" if limited else "is available")
     suggestion = _largest_size(config, height, width, evaluation, available, gpu)
     raise ResourceError(
         f"a {width}x{height} run needs about {needed / 2**30:.1f} GiB {where} "
-        f"{have / 2**30:.1f} GiB {'free' if on_gpu else 'is available'}; "
-        f"try --max_size={suggestion}"
+        f"{have / 2**30:.1f} GiB {what}; try --max_size={suggestion}"
     )
 
 
 def _first_fit(config, height, width, evaluation, available, gpu) -> MemoryPlan | None:
     """The whole image in all the memory, else blocks in AUTO_BLOCK_SHARE of it, else in all
-    of it (an explicit --tile_size: in all of it)."""
+    of it (an explicit --tile_size or --memory_limit: in all of it)."""
     tiles = tile_candidates(config, height, width)
     share = AUTO_BLOCK_SHARE
     shared_host = None if available is None else int(available * share)
     shared_gpu = None if gpu is None else GpuMemory(gpu.name, int(gpu.available_bytes * share))
     passes = [(tiles[:1], available, gpu), (tiles[1:], shared_host, shared_gpu),
               (tiles[1:], available, gpu)]  # fmt: skip
-    for candidates, host, device in passes if not config.tile_size else [(tiles, available, gpu)]:
+    if config.tile_size or config.memory_limit:
+        passes = [(tiles, available, gpu)]
+    for candidates, host, device in passes:
         for tile in candidates:
             demand = _demand(config, height, width, evaluation, tile, gpu)
             if _fits(demand, host, device):
@@ -301,6 +317,7 @@ def check_targets(
     Non-VGG backbones are not estimated."""
     if config.backbone not in CONVS_PER_BLOCK:
         return
+    available = host_budget(config, available)
     for style_height, style_width in style_sizes:
         activations, buffers = _work_bytes(config, style_height, style_width, tile)
         needed = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activations + buffers

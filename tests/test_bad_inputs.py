@@ -118,6 +118,7 @@ def test_bad_content_file(files, case, fragment):
         ("--style_blend_weights=2,1", "--style_blend_weights needs 1 values"),
         ("--optimizer=sgd", "--optimizer must be one of lbfgs, lbfgs_tf, adam"),
         ("--lbfgs_history_dtype=float32", "--lbfgs_history_dtype=float32 needs --optimizer"),
+        ("--memory_limit=-2", "--memory_limit must be zero or a positive number of GiB"),
         ("--lbfgs_history_dtype=half", "--lbfgs_history_dtype must be one of float64, float32"),
         ("--flagfile=/no/such.cfg", "/no/such.cfg"),
         ("--no_such_flag=1", "no_such_flag"),

@@ -236,6 +236,23 @@ def test_the_plan_takes_the_whole_image_when_it_fits_else_the_largest_block():
     assert forced.tile == 496
 
 
+def test_a_memory_limit_bounds_the_plan_without_the_share():
+    """--memory_limit: the whole image if its estimate fits the limit, else the largest block
+    whose estimate does (the limit is the user's: no half kept back); the machine's memory
+    still caps it; refused naming the limit."""
+    config = StyleConfig(max_size=2048, memory_limit=6.0)
+    limit, machine_has = 6 * 2**30, 20 * 2**30
+    chosen = memory.plan(config, 1536, 2048, "lean", machine_has)
+    assert chosen.tile > 0 and chosen.host_bytes <= limit
+    assert memory.estimate_peak_bytes(config, 1536, 2048, "lean", chosen.tile + 16) > limit
+    assert memory.plan(config.replace(memory_limit=0.0), 1536, 2048, "lean", machine_has).tile == 0
+    assert memory.plan(config.replace(memory_limit=12.0), 1536, 2048, "lean", machine_has).tile == 0
+    smaller = memory.plan(config, 1536, 2048, "lean", 5 * 2**30)  # the machine has less
+    assert smaller.tile < chosen.tile and smaller.host_bytes <= 5 * 2**30
+    with pytest.raises(memory.ResourceError, match=r"is allowed \(--memory_limit\); try"):
+        memory.plan(config.replace(memory_limit=1.0), 1536, 2048, "lean", machine_has)
+
+
 def test_refused_only_when_even_small_blocks_do_not_fit():
     config = StyleConfig(max_size=4096)
     smallest = memory.estimate_peak_bytes(config, 4096, 3072, "lean", memory.MIN_TILE)
