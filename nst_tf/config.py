@@ -198,6 +198,34 @@ class StyleConfig:
 
     def validate(self) -> StyleConfig:
         """Check every field; raise ValueError naming the offending flag. Returns self."""
+        self._check_numbers()
+        for name, choices in (
+            ("backbone", BACKBONES),
+            ("pooling", POOLINGS),
+            ("style_loss", STYLE_LOSSES),
+            ("preserve_colors", COLOR_MODES),
+            ("optimizer", OPTIMIZERS),
+            ("precision", PRECISIONS),
+            ("evaluation", EVALUATIONS),
+            ("lbfgs_history_dtype", HISTORY_DTYPES),
+        ):
+            _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
+        self._check_combinations()
+        _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
+        _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
+        _check_weights_list(
+            self.style_layer_weights,
+            len(self.effective_style_layers),
+            "style_layer_weights",
+            "style layer",
+        )
+        _check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
+        _check_weights_list(self.scale_split, self.scales, "scale_split", "scale")
+        for name in ("weights", "init"):
+            _require(bool(getattr(self, name).strip()), name, "must not be empty")
+        return self
+
+    def _check_numbers(self) -> None:
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
@@ -206,11 +234,6 @@ class StyleConfig:
             math.isfinite(self.memory_limit) and self.memory_limit >= 0,
             "memory_limit",
             "must be zero or a positive number of GiB",
-        )
-        _require(
-            self.backbone in LEAN_BACKBONES or not self.tile_size,
-            "tile_size",
-            "needs a VGG backbone (vgg19 or vgg16)",
         )
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")
@@ -225,17 +248,14 @@ class StyleConfig:
             "must be a finite number above 1",
         )
         _require(self.iterations >= self.scales, "iterations", "must be at least --scales")
-        for name, choices in (
-            ("backbone", BACKBONES),
-            ("pooling", POOLINGS),
-            ("style_loss", STYLE_LOSSES),
-            ("preserve_colors", COLOR_MODES),
-            ("optimizer", OPTIMIZERS),
-            ("precision", PRECISIONS),
-            ("evaluation", EVALUATIONS),
-            ("lbfgs_history_dtype", HISTORY_DTYPES),
-        ):
-            _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
+
+    def _check_combinations(self) -> None:
+        """Settings valid alone but not together."""
+        _require(
+            self.backbone in LEAN_BACKBONES or not self.tile_size,
+            "tile_size",
+            "needs a VGG backbone (vgg19 or vgg16)",
+        )
         _require(
             self.backbone in LEAN_BACKBONES or not self.evaluation.startswith("lean"),
             f"evaluation={self.evaluation}",
@@ -246,19 +266,6 @@ class StyleConfig:
             "lbfgs_history_dtype=float32",
             "needs --optimizer=lbfgs_tf (SciPy's L-BFGS-B stores float64 only)",
         )
-        _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
-        _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
-        _check_weights_list(
-            self.style_layer_weights,
-            len(self.effective_style_layers),
-            "style_layer_weights",
-            "style layer",
-        )
-        _check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
-        _check_weights_list(self.scale_split, self.scales, "scale_split", "scale")
-        for name in ("weights", "init"):
-            _require(bool(getattr(self, name).strip()), name, "must not be empty")
-        return self
 
     def blend_weights(self, style_count: int) -> tuple[float, ...]:
         """Per-style blend weights summing to 1 for `style_count` style images (equal when none

@@ -1,29 +1,18 @@
 """How much memory a run needs, and whether to evaluate the image whole or in blocks, decided
-before any model is built.
+before any model is built (README, "Memory" and "Prints"; docs/blocks.md).
 
-What grows with the pixels: (1) the network's work, measured by the float32 activations up to
-the deepest layer used (for an H x W image, VGG block b works at H/2^(b-1) x W/2^(b-1) with 64,
-128, 256, 512, 512 channels), for the whole image or, evaluated in blocks, for the largest
-block's crop (`evaluation.blocks`); (2) the optimiser's float64 state over the n = 3 H W
-pixel values; (3) with blocks, image-sized float32 buffers (the image, its gradient, the
-total-variation term's); (4) the content targets, whole-image maps of the content layers.
-Where it all lives depends on the device:
-- on a CPU, in host memory: base(evaluation) + ACTIVATION_FACTORS[evaluation] x activations
-  + optimiser state + buffers + content targets;
-- with a GPU, the activations and (for lbfgs_tf) the optimiser's state live on the GPU:
-  GPU_BASE_BYTES + GPU_ACTIVATION_FACTORS[evaluation] x activations + content targets + the
-  device state; the host keeps its runtime, the host optimisers' state and lbfgs_tf's
-  checkpoint snapshot.
-The CPU constants were fitted, rounded up, to the peak resident memory of the command line at
-256, 512 and 1024 px (`python scripts/measure_memory.py --evaluation E`; README, "Memory"); the
-lean ones refit on 2026-12-01 to 512-2048 px whole and in blocks (docs/blocks.md).
-The GPU ones are allowances until a GPU measures them (`scripts/gpu_check.py`).
+What grows with the pixels: the float32 activations up to the deepest layer used (VGG block b
+works at H/2^(b-1) x W/2^(b-1) with 64, 128, 256, 512, 512 channels) of the whole image or of
+the largest block's crop; the optimiser's state over n = 3 H W values; with blocks, image-sized
+float32 buffers; the content targets (whole-image maps). On a CPU all of it is host memory:
+base + ACTIVATION_FACTORS[evaluation] x activations + the rest. With a GPU the activations,
+targets and lbfgs_tf's state are on the GPU (GPU_* constants: allowances until
+`scripts/gpu_check.py` measures them); the host keeps its runtime and the host optimisers'
+state. The CPU constants are fitted, rounded up, to `scripts/measure_memory.py`'s peaks.
 
 `plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) that fits
-in AUTO_BLOCK_SHARE of the memory, leaving the rest to the machine (the estimates are
-estimates, and larger blocks gain little: at 2048 px one evaluation in 1024 px blocks took 1.71x
-the whole image's time, in 512 px blocks 2.53x; docs/blocks.md); else the largest block that
-fits at all; else it refuses with a size that would fit.
+in AUTO_BLOCK_SHARE of the memory (larger blocks gain little: docs/blocks.md); else the largest
+that fits at all; else it refuses with a size that would fit. --memory_limit sets the budget.
 """
 
 from __future__ import annotations
@@ -40,24 +29,18 @@ CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 BASE_BYTES = 1000 * 2**20
 XLA_BASE_BYTES = 150 * 2**20
 ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
-# Float64 vectors of 3 H W values besides the optimiser's own state: x, the gradient, the best
-# point and the two bounds, plus an allowance of two for an evaluation's transients (the new
-# gradient in float32 and float64 before the old one is released, the float32 image, the
-# progress record's float32 copy of x).
+# Float64 vectors of n values besides the optimiser's own: x, the gradient, the best point, the
+# two bounds, and two for an evaluation's transients (the new gradient, float32 copies).
 FLOAT64_COPIES = 7
-# Evaluated in blocks: the image, the gradient and its update, and the total-variation term's
-# temporaries, float32 and image-sized (an allowance, rounded up from counting the tensors;
-# raised from 8 on 2026-12-01, when 2048 px in 512 px blocks and print.cfg's 4096 px scale in
-# 1072 px blocks peaked 2-4 % above the estimate).
+# In blocks, image-sized float32 buffers: the image, the gradient and its update, the TV term's
+# (raised from 8 when 2048 and 4096 px block-wise runs peaked 2-4 % above: docs/blocks.md).
 BLOCK_IMAGE_COPIES = 10
 MIN_TILE = 128
 AUTO_BLOCK_SHARE = 0.5
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")
-# With a GPU: the host side of TensorFlow's runtime (CUDA libraries and context, the process),
-# and the GPU's own (context, cuDNN workspaces, weights). Activations held per evaluation path
-# on the GPU: the CPU's factors until a GPU measures its own. XLA compiling lbfgs_tf's whole
-# loop copies the history (about 6 copies of s and y per iteration, one after another): counted
-# as two whole copies held at once.
+# With a GPU: the host side of TensorFlow's runtime and the GPU's own (context, cuDNN, weights);
+# the CPU's activation factors; XLA compiling lbfgs_tf's loop copies the history (about 6
+# copies of s and y an iteration, one after another): counted as two held at once.
 GPU_HOST_BASE_BYTES = 2 * 2**30
 GPU_BASE_BYTES = 2**30
 GPU_ACTIVATION_FACTORS = dict(ACTIVATION_FACTORS)
@@ -174,13 +157,9 @@ def estimate_peak_bytes(
     """Estimated peak resident memory of a CPU run on an H x W content image with the resolved
     `evaluation`, whole (tile 0) or in blocks of `tile` px (see module doc)."""
     activations, buffers = _work_bytes(config, height, width, tile)
-    return int(
-        base_bytes(evaluation)
-        + ACTIVATION_FACTORS[evaluation] * activations
-        + buffers
-        + content_target_bytes(config, height, width)
-        + optimizer_bytes(config, height, width)
-    )
+    fixed = base_bytes(evaluation) + content_target_bytes(config, height, width)
+    state = buffers + optimizer_bytes(config, height, width)
+    return int(fixed + ACTIVATION_FACTORS[evaluation] * activations + state)
 
 
 def estimate_gpu_bytes(
@@ -189,13 +168,9 @@ def estimate_gpu_bytes(
     """Estimated peak GPU memory of a run on an H x W content image (see the constants)."""
     activations, buffers = _work_bytes(config, height, width, tile)
     loop_xla = evaluation.endswith("_xla") and not tile
-    return int(
-        GPU_BASE_BYTES
-        + GPU_ACTIVATION_FACTORS[evaluation] * activations
-        + buffers
-        + content_target_bytes(config, height, width)
-        + device_state_bytes(config, height, width, loop_xla)
-    )
+    fixed = GPU_BASE_BYTES + content_target_bytes(config, height, width)
+    state = buffers + device_state_bytes(config, height, width, loop_xla)
+    return int(fixed + GPU_ACTIVATION_FACTORS[evaluation] * activations + state)
 
 
 def estimate_gpu_host_bytes(config: StyleConfig, height: int, width: int) -> int:
@@ -243,14 +218,8 @@ def host_budget(config: StyleConfig, available: int | None) -> int | None:
     return limit if available is None else min(available, limit)
 
 
-def plan(
-    config: StyleConfig,
-    height: int,
-    width: int,
-    evaluation: str,
-    available: int | None,
-    gpu: GpuMemory | None = None,
-) -> MemoryPlan:
+def plan(config: StyleConfig, height: int, width: int, evaluation: str, available: int | None,
+         gpu: GpuMemory | None = None) -> MemoryPlan:  # fmt: skip
     """The whole image if it fits in host memory (`available` bytes, None: unknown; at most
     --memory_limit) and on the `gpu`, else the largest block that fits; ResourceError naming a
     --max_size that would fit when none does. Non-VGG backbones are not estimated: whole,

@@ -52,10 +52,9 @@ class DeviceLbfgsb:
     terms), traceable by tf.function (and by XLA, with `jit_compile`). lower, upper: bounds of
     x's shape (float64 arrays). `chunk`: the most iterations one device call runs.
     `term_names`: the sorted keys of the terms dict, where the function knows them (else one
-    trace of `function` finds them). `history_dtype`: "float64", or "float32" to store the
-    correction pairs s and y at half the memory (rounded when stored; rho and the curvature
-    test use the rounded pairs, so the inverse Hessian stays positive definite; the
-    arithmetic stays float64).
+    trace of `function` finds them). `history_dtype`: "float64", or "float32" to store the pairs
+    s and y at half the memory (rounded when stored; rho and the curvature test use the rounded
+    pairs, so the inverse Hessian stays positive definite; the arithmetic stays float64).
     """
 
     def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False,
@@ -185,9 +184,8 @@ class DeviceLbfgsb:
 
     @staticmethod
     def _pair(pairs: tf.Variable, index, after: tf.Tensor) -> tf.Tensor:
-        """Row `index` of s or y in float64 (a no-op for a float64 history), made only once
-        `after` is: else a graph may cast every stored float32 pair up front, holding the
-        whole history in float64 again."""
+        """Row `index` of s or y as float64, cast only once `after` exists: else a graph may
+        cast every float32 pair up front, holding the whole history in float64 again."""
         with tf.control_dependencies([after]):
             return tf.cast(pairs[index], tf.float64)
 

@@ -80,14 +80,7 @@ def minimize_lbfgs_tf(
     if optimizer is None:
         optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile, chunk,
                                  history_dtype=history_dtype)  # fmt: skip
-    elif (optimizer.shape, optimizer.history, optimizer.history_dtype) != (
-        tuple(x0.shape),
-        history,
-        history_dtype,
-    ) or optimizer.chunk < chunk:
-        raise ValueError(
-            "the DeviceLbfgsb given was built for another shape, history, history dtype or chunk"
-        )
+    _check_built_for(optimizer, x0.shape, history, history_dtype, chunk)
     started = time.perf_counter()
     first_info = _begin(optimizer, x0, state, max_evaluations)
     setup_seconds = time.perf_counter() - started
@@ -109,6 +102,15 @@ def minimize_lbfgs_tf(
         state=optimizer.state(),
         setup_seconds=setup_seconds,
     )
+
+
+def _check_built_for(optimizer: DeviceLbfgsb, shape, history, history_dtype, chunk) -> None:
+    """ValueError unless `optimizer` serves this shape and history, and chunks this long."""
+    built = (optimizer.shape, optimizer.history, optimizer.history_dtype)
+    if built != (tuple(shape), history, history_dtype) or optimizer.chunk < chunk:
+        raise ValueError(
+            "the DeviceLbfgsb given was built for another shape, history, history dtype or chunk"
+        )
 
 
 def _begin(optimizer: DeviceLbfgsb, x0, state, max_evaluations: int) -> IterationInfo | None:
