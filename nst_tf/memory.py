@@ -226,8 +226,8 @@ def plan(config: StyleConfig, height: int, width: int, evaluation: str, availabl
     unchecked."""
     if config.backbone not in CONVS_PER_BLOCK:
         return MemoryPlan(0, 0, None)
-    limited = host_budget(config, available) != available
-    available = host_budget(config, available)
+    budget = host_budget(config, available)
+    limited, available = budget != available, budget
     found = _first_fit(config, height, width, evaluation, available, gpu)
     if found is not None:
         return found

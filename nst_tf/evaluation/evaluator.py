@@ -25,10 +25,11 @@ class Evaluator:
     def warm_up(self, flat_vgg: np.ndarray) -> None:
         """Evaluate at `flat_vgg` now (the first call traces, and with XLA compiles, the loss
         function) and keep the answer for the optimiser's first call at that very point, so
-        the set-up is timed apart from the iterations and no evaluation is wasted."""
+        the set-up is timed apart from the iterations and no evaluation is wasted. `flat_vgg`
+        is kept as given (no image-sized copy): pass an array nothing changes afterwards."""
         self._warm = None
         loss, gradient = self(flat_vgg)
-        self._warm = (flat_vgg.copy(), loss, gradient, self.last_terms, self.last_gradient_norm)
+        self._warm = (flat_vgg, loss, gradient, self.last_terms, self.last_gradient_norm)
 
     def __call__(self, flat_vgg: np.ndarray) -> tuple[float, np.ndarray]:
         """flat_vgg: the image in model space, float64 (H*W*3,). Returns (loss, gradient
