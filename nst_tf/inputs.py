@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nst_tf import devices, image_io, machine, memory
+from nst_tf import devices, image_io, machine, memory, multiscale
 from nst_tf.config import StyleConfig
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,26 @@ def plan_memory(
         log.info("%dx%d: evaluating in blocks of %d px (peak about %.1f GiB)", width, height,
                  planned.tile, (planned.gpu_bytes or planned.host_bytes) / 2**30)  # fmt: skip
     return planned
+
+
+def plan_scales(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray]
+) -> dict[int, int]:
+    """{long side: block side (0: whole)} for each scale of `config`: each planned by
+    `plan_memory`, then the coarser scales whose working set would outlast the finest
+    block-wise scale's given its blocks (`multiscale.blocks_for_every_scale`)."""
+    configs = multiscale.scale_configs(config)
+    tiles = []
+    for scale_config in configs:
+        check_sizes(scale_config, content_rgb, styles_rgb)
+        tiles.append(plan_memory(scale_config, content_rgb, styles_rgb).tile)
+    sizes = [image_io.long_side_size(*content_rgb.shape[:2], c.max_size) for c in configs]
+    shared = multiscale.blocks_for_every_scale(configs, sizes, tiles)
+    for scale_config, own, tile in zip(configs, tiles, shared, strict=True):
+        if tile != own:
+            log.info("%d px: evaluating in blocks of %d px too, so that its working set is no "
+                     "larger than the finest scale's", scale_config.max_size, tile)  # fmt: skip
+    return {c.max_size: tile for c, tile in zip(configs, shared, strict=True)}
 
 
 def resize_images(

@@ -141,7 +141,7 @@ def content_target_bytes(config: StyleConfig, height: int, width: int) -> int:
     return 4 * sum(sizes.get(name, 0) for name in config.effective_content_layers)
 
 
-def _work_bytes(config: StyleConfig, height: int, width: int, tile: int) -> tuple[int, int]:
+def work_bytes(config: StyleConfig, height: int, width: int, tile: int) -> tuple[int, int]:
     """(float32 activations of the whole image or the largest block's crop, image-sized
     buffers of the blocks)."""
     if not tile:
@@ -156,7 +156,7 @@ def estimate_peak_bytes(
 ) -> int:
     """Estimated peak resident memory of a CPU run on an H x W content image with the resolved
     `evaluation`, whole (tile 0) or in blocks of `tile` px (see module doc)."""
-    activations, buffers = _work_bytes(config, height, width, tile)
+    activations, buffers = work_bytes(config, height, width, tile)
     fixed = base_bytes(evaluation) + content_target_bytes(config, height, width)
     state = buffers + optimizer_bytes(config, height, width)
     return int(fixed + ACTIVATION_FACTORS[evaluation] * activations + state)
@@ -166,7 +166,7 @@ def estimate_gpu_bytes(
     config: StyleConfig, height: int, width: int, evaluation: str = "autodiff_xla", tile: int = 0
 ) -> int:
     """Estimated peak GPU memory of a run on an H x W content image (see the constants)."""
-    activations, buffers = _work_bytes(config, height, width, tile)
+    activations, buffers = work_bytes(config, height, width, tile)
     loop_xla = evaluation.endswith("_xla") and not tile
     fixed = GPU_BASE_BYTES + content_target_bytes(config, height, width)
     state = buffers + device_state_bytes(config, height, width, loop_xla)
@@ -288,7 +288,7 @@ def check_targets(
         return
     available = host_budget(config, available)
     for style_height, style_width in style_sizes:
-        activations, buffers = _work_bytes(config, style_height, style_width, tile)
+        activations, buffers = work_bytes(config, style_height, style_width, tile)
         needed = BASE_BYTES + ACTIVATION_FACTORS["lean"] * activations + buffers
         if available is not None and needed > available:
             scale = math.sqrt(max(available - BASE_BYTES, 0) / (needed - BASE_BYTES))

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from nst_tf import memory
 from nst_tf.config import StyleConfig
 from nst_tf.results import StylizeResult
+
+# A coarser scale's working set may exceed the finest scale's blocks' by this much and stay
+# whole: under 0.1 GiB at print sizes, where blocks would cost that scale about 1.8x the time.
+SHARED_BLOCKS_SLACK = 1.1
 
 
 def scale_sizes(config: StyleConfig) -> list[int]:
@@ -39,6 +44,30 @@ def scale_configs(config: StyleConfig) -> list[StyleConfig]:
     return [
         config.replace(max_size=size, iterations=iterations, scales=1, scale_split=())
         for size, iterations in zip(scale_sizes(config), scale_iterations(config), strict=True)
+    ]
+
+
+def blocks_for_every_scale(
+    configs: list[StyleConfig], sizes: list[tuple[int, int]], tiles: list[int]
+) -> list[int]:
+    """`tiles` (block sides per scale config, coarsest first, 0: the whole image; `sizes`: the
+    scales' (height, width)) with every scale whose float32 working set (`memory.work_bytes`)
+    is more than SHARED_BLOCKS_SLACK times the finest block-wise scale's evaluated in that
+    scale's blocks too.
+
+    TensorFlow's allocators keep the largest working set the process has had (on a CPU with
+    oneDNN, TensorFlow's default: docs/blocks.md), so a larger one at a coarser scale would stay
+    resident beside the finest scale's image-sized buffers, which that scale's plan does not
+    count. With one block side throughout, the largest working set is one block's."""
+    block_wise = [index for index, tile in enumerate(tiles) if tile]
+    if not block_wise:
+        return list(tiles)
+    finest = block_wise[-1]
+    tile = tiles[finest]
+    limit = SHARED_BLOCKS_SLACK * memory.work_bytes(configs[finest], *sizes[finest], tile)[0]
+    return [
+        tile if memory.work_bytes(config, *size, own)[0] > limit else own
+        for config, size, own in zip(configs, sizes, tiles, strict=True)
     ]
 
 

@@ -22,7 +22,7 @@ from nst_tf.evaluation.block_loss import block_targets
 from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets
-from nst_tf.inputs import check_sizes, initial_image, plan_memory, resize_images
+from nst_tf.inputs import initial_image, plan_scales, resize_images
 from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.optim.common import LbfgsState, OptimizeResult
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
@@ -104,16 +104,14 @@ def prepare(
     image_terms: Sequence = (),
 ) -> Prepared:
     """Check the config against the arrays (blend weights, sizes at every scale) and plan each
-    scale's memory (the whole image, or blocks where it would not fit; memory.ResourceError
-    where nothing fits), before anything is resized or built; then get the feature model
-    (into `workspace`, a new one if None)."""
+    scale's memory (`inputs.plan_scales`: the whole image, or blocks where it would not fit or
+    would outgrow a finer scale's blocks; memory.ResourceError where nothing fits), before
+    anything is resized or built; then get the feature model (into `workspace`, a new one if
+    None)."""
     if not styles_rgb:
         raise ValueError("stylize needs at least one style image")
     blend = config.blend_weights(len(styles_rgb))
-    tiles = {}
-    for scale_config in multiscale.scale_configs(config):
-        check_sizes(scale_config, content_rgb, styles_rgb)
-        tiles[scale_config.max_size] = plan_memory(scale_config, content_rgb, styles_rgb).tile
+    tiles = plan_scales(config, content_rgb, styles_rgb)
     workspace = workspace or Workspace()
     workspace.feature_model(config)
     evaluation = devices.evaluation_for(config)

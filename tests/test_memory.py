@@ -183,3 +183,42 @@ def test_the_plan_uses_the_evaluation_that_will_run(monkeypatch):
     assert inputs.plan_memory(config, square, [square]).tile == 0  # auto is lean on a CPU
     xla = inputs.plan_memory(config.replace(evaluation="autodiff_xla"), square, [square])
     assert 0 < xla.tile < 1024 and xla.host_bytes <= lean + 2**20
+
+
+def test_coarser_scales_larger_than_the_finest_scales_blocks_take_them():
+    """VGG19 to block5_conv2 has 96 px margins, so 736 px blocks have 928 x 928 crops (861,184
+    px): the 2048 x 1536 scale (3.1 M px) outgrows them and takes the same blocks, even in place
+    of larger blocks of its own; 1024 x 768 (786,432 px) stays whole; 848 px blocks (1040 x
+    1040 crops, 1.08 M px) leave the 1024 px scale whole too, and so do 688 px blocks (880 x 880
+    crops, 774,400 px: 1024 x 768 is 1.6 % more, within the 10 % slack)."""
+    from nst_tf import multiscale
+
+    configs = multiscale.scale_configs(StyleConfig(max_size=4096, scales=4))
+    sizes = [(384, 512), (768, 1024), (1536, 2048), (3072, 4096)]
+    assert memory.block_geometry(configs[0]) == (96, 16)
+    carried = multiscale.blocks_for_every_scale
+    assert carried(configs, sizes, [0, 0, 0, 736]) == [0, 0, 736, 736]
+    assert carried(configs, sizes, [0, 0, 1072, 736]) == [0, 0, 736, 736]
+    assert carried(configs, sizes, [0, 0, 0, 848]) == [0, 0, 848, 848]
+    assert carried(configs, sizes, [0, 0, 0, 688]) == [0, 0, 688, 688]
+    assert carried(configs, sizes, [0, 0, 0, 256]) == [0, 256, 256, 256]
+    assert carried(configs, sizes, [0, 0, 0, 0]) == [0, 0, 0, 0]
+
+
+def test_a_print_run_plans_its_2048_px_scale_in_the_4096_px_scales_blocks(monkeypatch):
+    """print.cfg's scales under its --memory_limit: the 2048 px scale alone would fit whole,
+    but it runs in the blocks the 4096 px scale needs; the coarse scales stay whole."""
+    import numpy as np
+
+    from nst_tf import inputs, multiscale
+
+    config = StyleConfig(max_size=4096, scales=4, iterations=220, scale_split=(15, 4, 2, 1),
+                         memory_limit=10.75, lbfgs_history=5)  # fmt: skip
+    monkeypatch.setattr(machine, "available_bytes", lambda: 20 * 2**30)
+    monkeypatch.setattr(inputs.devices, "gpu_visible", lambda: False)
+    content, style = np.zeros((3, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    tiles = inputs.plan_scales(config, content, [style])
+    alone = inputs.plan_memory(multiscale.scale_configs(config)[2], content, [style])
+    assert alone.tile == 0
+    assert 0 < tiles[4096] == tiles[2048] < 2048
+    assert tiles[512] == 0

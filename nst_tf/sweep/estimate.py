@@ -9,7 +9,8 @@ costing REFERENCE_SECONDS scaled by the float32 activations the cell's network c
 blocks by their crops' total area over the image's times 1 + FORWARD_SHARE (the first pass
 goes forward only; measured: 1.71x at 2048 px in 1024 px blocks, docs/blocks.md). The
 reference is this project's 2-core CPU (README, Performance); other machines differ.
-Coarse to fine, each scale is estimated at its own size and iterations.
+Coarse to fine, each scale is estimated at its own size and iterations, in the blocks
+`multiscale.blocks_for_every_scale` gives it.
 VGG backbones only; other backbones are "not estimated".
 """
 
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 
 from nst_tf import devices, machine, memory
 from nst_tf.config import StyleConfig
-from nst_tf.image_io import image_size
-from nst_tf.multiscale import scale_configs
+from nst_tf.image_io import image_size, long_side_size
+from nst_tf.multiscale import blocks_for_every_scale, scale_configs
 
 REFERENCE_SECONDS = 2.9  # one 512 x 512 VGG19 evaluation on the 2-core reference CPU
 FORWARD_SHARE = 0.4  # of one evaluation at 2048 px (docs/blocks.md)
@@ -43,28 +44,30 @@ def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
     """Output size, peak memory and wall time of one cell whose content image is
     `content_path` (see the module doc); coarse to fine, the time summed over the scales and
     the peak and block side of the largest."""
-    estimates = [_estimate_scale(scale, content_path) for scale in scale_configs(config)]
-    last = estimates[-1]
-    if last.seconds is None:
-        return last
+    configs = scale_configs(config)
+    sizes = [long_side_size(*image_size(content_path), scale.max_size) for scale in configs]
+    if config.backbone not in memory.CONVS_PER_BLOCK:
+        return CellEstimate(*sizes[-1], None, None)
+    evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
+    available = machine.available_bytes()
+    tiles = [memory.plan(scale, *size, evaluation, available).tile
+             for scale, size in zip(configs, sizes, strict=True)]  # fmt: skip
+    tiles = blocks_for_every_scale(configs, sizes, tiles)
+    estimates = [_estimate_scale(*arguments, evaluation)
+                 for arguments in zip(configs, sizes, tiles, strict=True)]  # fmt: skip
     peak = max(estimate.peak_bytes for estimate in estimates)
     seconds = sum(estimate.seconds for estimate in estimates)
-    return CellEstimate(last.height, last.width, peak, seconds, last.tile)
+    return CellEstimate(*sizes[-1], peak, seconds, tiles[-1])
 
 
-def _estimate_scale(config: StyleConfig, content_path: str) -> CellEstimate:
-    height, width = image_size(content_path)
-    scale = config.max_size / max(height, width)
-    height, width = max(1, round(height * scale)), max(1, round(width * scale))
-    if config.backbone not in memory.CONVS_PER_BLOCK:
-        return CellEstimate(height, width, None, None)
-    evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
-    planned = memory.plan(config, height, width, evaluation, machine.available_bytes())
-    work = memory.activation_bytes(config, height, width) * block_cost(config, height, width,
-                                                                        planned.tile)  # fmt: skip
+def _estimate_scale(
+    config: StyleConfig, size: tuple[int, int], tile: int, evaluation: str
+) -> CellEstimate:
+    peak = memory.estimate_peak_bytes(config, *size, evaluation, tile)
+    work = memory.activation_bytes(config, *size) * block_cost(config, *size, tile)
     reference = memory.activation_bytes(REFERENCE_CONFIG, 512, 512)
     seconds = config.iterations * REFERENCE_SECONDS * work / reference
-    return CellEstimate(height, width, planned.host_bytes, seconds, planned.tile)
+    return CellEstimate(*size, peak, seconds, tile)
 
 
 def block_cost(config: StyleConfig, height: int, width: int, tile: int) -> float:
