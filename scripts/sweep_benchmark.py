@@ -21,7 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STYLE_WEIGHTS = ("0.01", "0.03", "0.1", "0.3")
-COMMON = ["--flagfile=configs/offline.cfg", "--log_every=0", "--checkpoint_every=0"]
+COMMON = ["--flagfile=configs/offline.cfg", "--scales=1", "--log_every=0", "--checkpoint_every=0"]
 
 
 def timed(command: list[str]) -> float:

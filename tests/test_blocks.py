@@ -287,7 +287,7 @@ def test_the_command_line_in_blocks_ends_where_the_whole_image_does(tmp_path):
 
     from tests.conftest import run_cli
 
-    common = ["--flagfile=configs/offline.cfg", "--max_size=160", "--iterations=5"]
+    common = ["--flagfile=configs/offline.cfg", "--scales=1", "--max_size=160", "--iterations=5"]
     records = {}
     for tile in (0, 64):
         output = str(tmp_path / f"tile{tile}.png")

@@ -91,6 +91,7 @@ def test_bad_values_are_reported_by_flag_name():
                 "init": "noise",
                 "content_layers": ("block3_conv2",),
                 "style_weight": 0.01,
+                "scales": 2,
             },
         ),
         ("hires", {"max_size": 1024, "checkpoint_every": 5}),
