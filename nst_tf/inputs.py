@@ -61,8 +61,8 @@ def plan_scales(
     shared = multiscale.blocks_for_every_scale(configs, sizes, tiles)
     for scale_config, own, tile in zip(configs, tiles, shared, strict=True):
         if tile != own:
-            log.info("%d px: evaluating in blocks of %d px too, so that its working set is no "
-                     "larger than the finest scale's", scale_config.max_size, tile)  # fmt: skip
+            log.info("%d px: evaluating in the finest scale's blocks of %d px too (TensorFlow "
+                     "keeps a run's largest working set)", scale_config.max_size, tile)  # fmt: skip
     return {c.max_size: tile for c, tile in zip(configs, shared, strict=True)}
 
 
