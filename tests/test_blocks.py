@@ -302,3 +302,20 @@ def test_the_command_line_in_blocks_ends_where_the_whole_image_does(tmp_path):
     assert total[64] == pytest.approx(total[0], rel=1e-3)
     images = [np.asarray(Image.open(tmp_path / f"tile{t}.png"), float) for t in (0, 64)]
     assert np.abs(images[0] - images[1]).max() <= 2  # uint8 levels: rounding apart
+
+
+def test_only_the_expected_retracing_warnings_are_silenced():
+    """Per-block traces of the block functions and the targets' forward pass are expected;
+    TensorFlow's retracing warning about any other function, and other warnings, get through."""
+    import logging
+
+    from nst_tf.evaluation.block_loss import _QUIET
+
+    def record(message):
+        return logging.LogRecord("tensorflow", logging.WARNING, "x", 1, message, None, None)
+
+    warning = "5 out of the last 5 calls to <function {}> triggered tf.function retracing."
+    assert not _QUIET.filter(record(warning.format("feature_function.<locals>.float32_features")))
+    assert not _QUIET.filter(record(warning.format("BlockLossFunction.add_moments")))
+    assert _QUIET.filter(record(warning.format("LossFunction.loss_and_gradient")))
+    assert _QUIET.filter(record("float32_features took long"))
