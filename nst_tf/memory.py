@@ -32,9 +32,9 @@ ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_x
 # Float64 vectors of n values besides the optimiser's own: x, the gradient, the best point, the
 # two bounds, and two for an evaluation's transients (the new gradient, float32 copies).
 FLOAT64_COPIES = 7
-# In blocks, image-sized float32 buffers: the image, the gradient and its update, the TV term's
-# (raised from 8 when 2048 and 4096 px block-wise runs peaked 2-4 % above: docs/blocks.md).
-BLOCK_IMAGE_COPIES = 10
+# In blocks, image-sized float32 buffers (the image, the gradient and its update, the TV term's)
+# and what print run 4 held beyond the estimate at 4096 px, not yet itemised: docs/blocks.md.
+BLOCK_IMAGE_COPIES = 20
 MIN_TILE = 128
 AUTO_BLOCK_SHARE = 0.5
 _LAYER = re.compile(r"block(\d)_(conv(\d)|pool)$")

@@ -207,13 +207,13 @@ def test_coarser_scales_larger_than_the_finest_scales_blocks_take_them():
 
 def test_a_print_run_plans_its_2048_px_scale_in_the_4096_px_scales_blocks(monkeypatch):
     """print.cfg's scales under its --memory_limit: the 2048 px scale alone would fit whole,
-    but it runs in the blocks the 4096 px scale needs; the coarse scales stay whole."""
+    but it runs in the blocks the 4096 px scale needs; the coarsest scale stays whole."""
     import numpy as np
 
     from nst_tf import inputs, multiscale
 
     config = StyleConfig(max_size=4096, scales=4, iterations=220, scale_split=(15, 4, 2, 1),
-                         memory_limit=10.75, lbfgs_history=5)  # fmt: skip
+                         memory_limit=10.75, lbfgs_history=3)  # fmt: skip
     monkeypatch.setattr(machine, "available_bytes", lambda: 20 * 2**30)
     monkeypatch.setattr(inputs.devices, "gpu_visible", lambda: False)
     content, style = np.zeros((3, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
