@@ -223,7 +223,7 @@ def test_a_stopped_block_wise_lbfgs_tf_run_resumes_exactly(workspace):
 
 
 def test_the_plan_takes_the_whole_image_when_it_fits_else_the_largest_block():
-    config = StyleConfig(max_size=2048)
+    config = StyleConfig(max_size=2048, lbfgs_history=3)  # blocks fit in half the memory
     whole = memory.estimate_peak_bytes(config, 2048, 1536, "lean")
     assert memory.plan(config, 1536, 2048, "lean", whole).tile == 0
     chosen = memory.plan(config, 1536, 2048, "lean", whole - 2**20)
