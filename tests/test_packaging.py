@@ -58,7 +58,7 @@ def test_the_installed_command_runs_presets_and_samples_from_any_folder(installe
     folder is created."""
     venv, elsewhere = installed
     env = {**os.environ, "PYTHONPATH": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run([str(venv / "bin" / "nst-tf-run"), "--flagfile=configs/offline.cfg", "--max_size=64",
+    run([str(venv / "bin" / "nst-tf-run"), "--flagfile=configs/offline.cfg", "--max_size=128",
          "--iterations=2", "--evaluation=lean"], cwd=elsewhere, env=env)  # fmt: skip
     output = elsewhere / "outputs" / "tubingen_starry_night.png"
     assert output.exists()
