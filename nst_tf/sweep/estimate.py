@@ -45,7 +45,8 @@ def estimate_cell(config: StyleConfig, content_path: str) -> CellEstimate:
     `content_path` (see the module doc); coarse to fine, the time summed over the scales and
     the peak and block side of the largest."""
     configs = scale_configs(config)
-    sizes = [long_side_size(*image_size(content_path), scale.max_size) for scale in configs]
+    content_size = image_size(content_path)
+    sizes = [long_side_size(*content_size, scale.max_size) for scale in configs]
     if config.backbone not in memory.CONVS_PER_BLOCK:
         return CellEstimate(*sizes[-1], None, None)
     evaluation = devices.resolve_evaluation(config.evaluation, config.backbone, on_gpu=False)
