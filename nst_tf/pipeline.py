@@ -18,7 +18,7 @@ import numpy as np
 
 from nst_tf import colors, devices, multiscale, preprocess
 from nst_tf.config import StyleConfig
-from nst_tf.evaluation.block_loss import block_targets
+from nst_tf.evaluation.block_targets import block_targets
 from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets

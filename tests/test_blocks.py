@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from nst_tf import StyleConfig, features, memory, stylize
 from nst_tf.evaluation import blocks
-from nst_tf.evaluation.block_loss import BlockLossFunction, block_targets
+from nst_tf.evaluation.block_loss import BlockLossFunction
+from nst_tf.evaluation.block_targets import block_targets
 from nst_tf.evaluation.lean_vgg import LeanVGGFeatures
 from nst_tf.evaluation.loss_function import LossFunction
 from nst_tf.evaluation.spec import LossSpec

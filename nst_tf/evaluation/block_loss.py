@@ -1,12 +1,15 @@
 """`BlockLossFunction`: `LossFunction`'s loss and gradient, computed block by block (the method
-and its geometry: `blocks`), and the targets of images too large for one forward pass.
+and its geometry: `blocks`); the targets of images too large for one forward pass are in
+`block_targets`.
 
 Images are (1, H, W, 3) float32 in the backbone's pixel space.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -21,7 +24,6 @@ from nst_tf.evaluation.loss_function import (
 )
 from nst_tf.evaluation.spec import LossSpec
 from nst_tf.evaluation.targets import Targets, named_features
-from nst_tf.style_losses import STYLE_LOSSES, blend
 
 
 class _QuietBlockTracing(logging.Filter):
@@ -42,9 +44,14 @@ _QUIET = _QuietBlockTracing()
 class BlockLossFunction(LossFunction):
     """Callable as LossFunction (image -> (total, gradient, terms)), with the same targets and
     weights in variables (`load`), but evaluated in blocks of `tile` pixels. Each kind of
-    block (crop shape and interior) has its two traced functions, XLA-compiled with
-    `jit_compile`; the blocks are chained through their running sums, so that they run one
-    after another when this is traced into a larger graph (the in-graph optimiser)."""
+    block (crop shape and interior) has its traced functions, XLA-compiled with `jit_compile`;
+    the blocks are chained through their running sums, so that they run one after another when
+    this is traced into a larger graph (the in-graph optimiser).
+
+    The block with the largest crop (the pivot) goes forward once for both passes: it is pass
+    1's last block, its activations then give the summed moments' style gradients and its own
+    backward pass, and pass 2 goes on with the others. That saves one block's forward pass per
+    evaluation without holding more than one block's activations at a time."""
 
     def __init__(self, feature_model: Callable, spec: LossSpec, targets: Targets, height: int,
                  width: int, tile: int, jit_compile: bool = False,
@@ -55,39 +62,52 @@ class BlockLossFunction(LossFunction):
         self.blocks = grid.block_grid(height, width, tile, self.geometry)
         self.tile = tile
         self._jit = jit_compile
-        self._moment_functions: dict[tuple, Callable] = {}
-        self._gradient_functions: dict[tuple, Callable] = {}
-        self._style_step = tf.function(self._style_losses_and_gradients)
+        self._pivot = max(self.blocks, key=lambda block: math.prod(block.crop_shape))
+        self._others = [block for block in self.blocks if block is not self._pivot]
+        self._functions: dict[tuple, Callable] = {}
         logging.getLogger("tensorflow").addFilter(_QUIET)  # once: the same filter object
 
     @property
     def tracing_count(self) -> int:
         """Traces of the block functions (one per kind of block and pass)."""
-        functions = [*self._moment_functions.values(), *self._gradient_functions.values()]
-        return sum(function.experimental_get_tracing_count() for function in functions)
+        return sum(f.experimental_get_tracing_count() for f in self._functions.values())
 
     def __call__(self, image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, dict]:
         """(total, gradient, terms) at `image` (1, H, W, 3), as the whole-image function."""
         image = tf.convert_to_tensor(image, tf.float32)
-        moments = self._zero_moments()
-        for block in self.blocks:
-            moments = self._moment_function(block)(image, *_offsets(block), moments)
-        per_layer, style, moment_gradients = self._style_step(moments)
-        content_weight, _, tv_weight = tf.unstack(self._weights)
+        _, _, tv_weight = tf.unstack(self._weights)
         with tf.GradientTape() as tape:  # the terms on the image itself, which is never cut
             tape.watch(image)
             tv = tv_weight * losses.total_variation_loss(image)
             extra = image_term_values(self._image_terms, image)
             whole_image_terms = tf.add_n([tv, *extra.values()])
-        gradient, content = tape.gradient(whole_image_terms, image), tf.constant(0.0)
-        for block in self.blocks:
-            content, gradient = self._gradient_function(block)(
+        gradient = tape.gradient(whole_image_terms, image)
+        moments = self._zero_moments()
+        for block in self._others:
+            moments = self._traced("add_moments", block, self._add_moments)(
+                image, *_offsets(block), moments
+            )
+        per_layer, style, moment_gradients, content, gradient = self._traced(
+            "add_moments_and_gradient", self._pivot, self._add_moments_and_gradient
+        )(image, *_offsets(self._pivot), moments, gradient)
+        for block in self._others:
+            content, gradient = self._traced("add_gradient", block, self._add_gradient)(
                 image, *_offsets(block), moment_gradients, content, gradient
             )
         terms = {"content": content, "style": style, "tv": tv, **extra}
         total = tf.add_n(list(terms.values()))
         terms |= {f"style/{name}": per_layer[i] for i, name in enumerate(self.layout.style_layers)}
         return total, gradient, terms
+
+    def _traced(self, step: str, block: grid.Block, method: Callable) -> Callable:
+        """`method`(block, *arguments) traced (and XLA-compiled with `jit_compile`) once per
+        step and kind of block; its name (`step`) is what the tracing warnings name."""
+        key = (step, block.kind())
+        if key not in self._functions:
+            function = functools.partial(method, block)
+            function.__name__ = step
+            self._functions[key] = tf.function(function, jit_compile=self._jit)
+        return self._functions[key]
 
     # -- pass 1: moments ----------------------------------------------------------------
     def _zero_moments(self) -> tuple:
@@ -101,27 +121,20 @@ class BlockLossFunction(LossFunction):
             )
         return tuple(zeros)
 
-    def _moment_function(self, block: grid.Block) -> Callable:
-        kind = block.kind()
-        if kind not in self._moment_functions:
+    def _add_moments(self, block, image, crop_top, crop_left, interior_top, interior_left, sums):
+        """`sums` (per style layer, its moments in float64) plus the block's interior's."""
+        crop = _crop(image, crop_top, crop_left, block.crop_shape)
+        return self._summed(named_features(self._feature_model, self.layout, crop), block, sums)
 
-            def add_moments(image, crop_top, crop_left, interior_top, interior_left, sums):
-                crop = _crop(image, crop_top, crop_left, block.crop_shape)
-                features = named_features(self._feature_model, self.layout, crop)
-                added = []
-                for name, layer_sums in zip(self.layout.style_layers, sums, strict=True):
-                    interior = grid.interior_of(features[name], block, self._stride(name))
-                    moments = self._statistic.moments(tf.cast(interior, tf.float32))
-                    added.append(
-                        tuple(
-                            s + tf.cast(m, tf.float64)
-                            for s, m in zip(layer_sums, moments, strict=True)
-                        )
-                    )
-                return tuple(added)
-
-            self._moment_functions[kind] = tf.function(add_moments, jit_compile=self._jit)
-        return self._moment_functions[kind]
+    def _summed(self, features: dict, block: grid.Block, sums: tuple) -> tuple:
+        added = []
+        for name, layer_sums in zip(self.layout.style_layers, sums, strict=True):
+            interior = grid.interior_of(features[name], block, self._stride(name))
+            moments = self._statistic.moments(tf.cast(interior, tf.float32))
+            added.append(
+                tuple(s + tf.cast(m, tf.float64) for s, m in zip(layer_sums, moments, strict=True))
+            )
+        return tuple(added)
 
     def _style_losses_and_gradients(self, moments):
         """(per-layer losses, the weighted style term, its gradient with respect to every
@@ -142,27 +155,41 @@ class BlockLossFunction(LossFunction):
         gradients = tf.nest.map_structure(lambda g: tf.cast(g, tf.float32), gradients)
         return tf.cast(per_layer, tf.float32), tf.cast(weighted, tf.float32), gradients
 
-    # -- pass 2: gradients ----------------------------------------------------------------
-    def _gradient_function(self, block: grid.Block) -> Callable:
-        kind = block.kind()
-        if kind not in self._gradient_functions:
-
-            def add_gradient(image, crop_top, crop_left, interior_top, interior_left,
-                             moment_gradients, content, gradient):  # fmt: skip
-                crop = _crop(image, crop_top, crop_left, block.crop_shape)
-                offsets = (interior_top, interior_left)
-                part, crop_gradient = self._block_gradient(crop, block, offsets, moment_gradients)
-                return content + part, _add_at(gradient, crop_gradient, crop_top, crop_left)
-
-            self._gradient_functions[kind] = tf.function(add_gradient, jit_compile=self._jit)
-        return self._gradient_functions[kind]
-
-    def _block_gradient(self, crop, block, offsets, moment_gradients):
-        """(this block's part of the weighted content term, the crop's image gradient of that
-        part and of the style term, whose feature gradients come from the moments')."""
+    # -- the pivot: pass 1's last block and pass 2's first ----------------------------------
+    def _add_moments_and_gradient(self, block, image, crop_top, crop_left, interior_top,
+                                  interior_left, sums, gradient):  # fmt: skip
+        """(per-layer style losses, the weighted style term, its moment gradients, the block's
+        weighted content term, `gradient` plus the block's crop gradient), from one forward
+        pass of the block: its moments complete `sums`."""
+        crop = _crop(image, crop_top, crop_left, block.crop_shape)
         with tf.GradientTape() as tape:
             tape.watch(crop)
             outputs = named_features(self._feature_model, self.layout, crop)
+        moments = self._summed(outputs, block, sums)
+        per_layer, style, moment_gradients = self._style_losses_and_gradients(moments)
+        content, crop_gradient = self._backward(
+            tape, outputs, crop, block, (interior_top, interior_left), moment_gradients
+        )
+        gradient = _add_at(gradient, crop_gradient, crop_top, crop_left)
+        return per_layer, style, moment_gradients, content, gradient
+
+    # -- pass 2: gradients ----------------------------------------------------------------
+    def _add_gradient(self, block, image, crop_top, crop_left, interior_top, interior_left,
+                      moment_gradients, content, gradient):  # fmt: skip
+        """(`content` plus the block's weighted content term, `gradient` plus its crop's)."""
+        crop = _crop(image, crop_top, crop_left, block.crop_shape)
+        with tf.GradientTape() as tape:
+            tape.watch(crop)
+            outputs = named_features(self._feature_model, self.layout, crop)
+        part, crop_gradient = self._backward(
+            tape, outputs, crop, block, (interior_top, interior_left), moment_gradients
+        )
+        return content + part, _add_at(gradient, crop_gradient, crop_top, crop_left)
+
+    def _backward(self, tape, outputs, crop, block, offsets, moment_gradients):
+        """(this block's part of the weighted content term, the crop's image gradient of that
+        part and of the style term, whose feature gradients come from the moments'), the
+        `outputs` recorded by `tape` from `crop`."""
         features = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
         content, feature_gradients = self._content_part(features, block, offsets)
         for name, layer_gradients in zip(self.layout.style_layers, moment_gradients, strict=True):
@@ -226,68 +253,3 @@ def _add_at(gradient, crop_gradient, top, left):
         input=gradient, begin=begin, end=end, strides=tf.ones([4], tf.int32),
         value=region + crop_gradient,
     )  # fmt: skip
-
-
-def block_targets(
-    feature_model: Callable,
-    spec: LossSpec,
-    content_vgg: np.ndarray,
-    styles: list[tuple[np.ndarray, float]],
-    tile: int,
-    forward: Callable,
-) -> Targets:
-    """`targets.compute_targets`, block by block: the content layers' maps assembled from the
-    blocks' interiors, each style image's statistic from the sum of its blocks' moments.
-    `forward`: a `targets.feature_function` of this model and layout."""
-    statistic = STYLE_LOSSES[spec.style_loss]
-    layout_geometry = grid.geometry(feature_model, spec.feature_layers)
-    content = _assembled_maps(forward, spec, content_vgg, tile, layout_geometry)
-    described = {name: [] for name in spec.style_layers}
-    for style_vgg, _ in styles:
-        sums = _summed_moments(forward, spec, style_vgg, tile, layout_geometry, statistic)
-        for name in spec.style_layers:
-            described[name].append(statistic.describe_moments(sums[name]))
-    weights = [weight for _, weight in styles]
-    style_targets = tuple(
-        statistic.prepare(blend(_float32(described[name]), weights)) for name in spec.style_layers
-    )
-    return Targets(tuple(content[name] for name in spec.content_layers), style_targets)
-
-
-def _float32(descriptions: list[tuple]) -> list[tuple]:
-    return [tuple(tf.cast(part, tf.float32) for part in parts) for parts in descriptions]
-
-
-def _assembled_maps(forward, spec, image_vgg, tile, geometry) -> dict[str, tf.Tensor]:
-    height, width = image_vgg.shape[:2]
-    maps = {}
-    for block in grid.block_grid(height, width, tile, geometry):
-        top, bottom, left, right = block.crop
-        features = forward(tf.constant(image_vgg[None, top:bottom, left:right]))
-        for name in spec.content_layers:
-            stride = geometry.layer_strides[name]
-            if name not in maps:
-                maps[name] = np.zeros((1, height // stride, width // stride,
-                                       features[name].shape[-1]), np.float32)  # fmt: skip
-            interior = grid.interior_of(features[name], block, stride).numpy()
-            row, column = block.interior[0] // stride, block.interior[2] // stride
-            maps[name][:, row : row + interior.shape[1], column : column + interior.shape[2]] = (
-                interior
-            )
-    return {name: tf.constant(value) for name, value in maps.items()}
-
-
-def _summed_moments(forward, spec, image_vgg, tile, geometry, statistic) -> dict[str, tuple]:
-    height, width = image_vgg.shape[:2]
-    sums: dict[str, tuple] = {}
-    for block in grid.block_grid(height, width, tile, geometry):
-        top, bottom, left, right = block.crop
-        features = forward(tf.constant(image_vgg[None, top:bottom, left:right]))
-        for name in spec.style_layers:
-            interior = grid.interior_of(features[name], block, geometry.layer_strides[name])
-            moments = tuple(tf.cast(m, tf.float64) for m in statistic.moments(interior))
-            previous = sums.get(name)
-            sums[name] = moments if previous is None else tuple(
-                a + b for a, b in zip(previous, moments, strict=True)
-            )  # fmt: skip
-    return sums
