@@ -142,6 +142,22 @@ def test_blocks_in_mixed_precision_agree_with_the_whole_image_in_float32():
     assert got @ expected / np.linalg.norm(got) / np.linalg.norm(expected) > 0.999
 
 
+def test_the_largest_block_goes_forward_once_for_both_passes():
+    """Four kinds of block: three run pass 1 and pass 2 apart, the largest crop both in one
+    function, one forward pass (the known answers are the whole image's, above)."""
+    spec = spec_of()
+    model = model_of("lean", layers=spec.feature_layers)
+    targets = compute_targets(
+        model, spec, random_image(93, 115, 0), [(random_image(60, 60, 1), 1.0)]
+    )
+    blocked = BlockLossFunction(model, spec, targets, 93, 115, 64)
+    blocked(tf.constant(random_image(93, 115, 5)[None]))
+    steps = sorted(step for step, _ in blocked._functions)
+    assert steps == ["add_gradient"] * 3 + ["add_moments"] * 3 + ["add_moments_and_gradient"]
+    largest = max(np.prod(block.crop_shape) for block in blocked.blocks)
+    assert np.prod(blocked.pivot.crop_shape) == largest and blocked.tracing_count == 7
+
+
 def test_block_targets_equal_whole_image_targets():
     spec = spec_of("mean_std")
     model = model_of("lean", layers=spec.feature_layers)

@@ -48,7 +48,7 @@ class BlockLossFunction(LossFunction):
     the blocks are chained through their running sums, so that they run one after another when
     this is traced into a larger graph (the in-graph optimiser).
 
-    The block with the largest crop (the pivot) goes forward once for both passes: it is pass
+    The block with the largest crop (`pivot`) goes forward once for both passes: it is pass
     1's last block, its activations then give the summed moments' style gradients and its own
     backward pass, and pass 2 goes on with the others. That saves one block's forward pass per
     evaluation without holding more than one block's activations at a time."""
@@ -62,8 +62,8 @@ class BlockLossFunction(LossFunction):
         self.blocks = grid.block_grid(height, width, tile, self.geometry)
         self.tile = tile
         self._jit = jit_compile
-        self._pivot = max(self.blocks, key=lambda block: math.prod(block.crop_shape))
-        self._others = [block for block in self.blocks if block is not self._pivot]
+        self.pivot = max(self.blocks, key=lambda block: math.prod(block.crop_shape))
+        self._others = [block for block in self.blocks if block is not self.pivot]
         self._functions: dict[tuple, Callable] = {}
         logging.getLogger("tensorflow").addFilter(_QUIET)  # once: the same filter object
 
@@ -88,8 +88,8 @@ class BlockLossFunction(LossFunction):
                 image, *_offsets(block), moments
             )
         per_layer, style, moment_gradients, content, gradient = self._traced(
-            "add_moments_and_gradient", self._pivot, self._add_moments_and_gradient
-        )(image, *_offsets(self._pivot), moments, gradient)
+            "add_moments_and_gradient", self.pivot, self._add_moments_and_gradient
+        )(image, *_offsets(self.pivot), moments, gradient)
         for block in self._others:
             content, gradient = self._traced("add_gradient", block, self._add_gradient)(
                 image, *_offsets(block), moment_gradients, content, gradient

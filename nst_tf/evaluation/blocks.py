@@ -10,7 +10,8 @@ a function of sums over positions (`style_losses`: its moments). So:
    (float64; small tensors);
 3. each block goes forward and back again, with the loss's feature gradient at its interior
    positions (zero in the margin: those positions belong to other blocks), and its image
-   gradient is added into the whole image's.
+   gradient is added into the whole image's. One block (`block_loss`'s pivot, the largest)
+   goes forward only once: last in step 1, its activations serve step 3 too.
 The total-variation term is computed on the whole image, which is never cut. Up to float
 rounding the result equals the whole-image evaluation: there are no seams by construction.
 
