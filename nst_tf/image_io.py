@@ -108,12 +108,17 @@ def check_min_side(rgb: np.ndarray, what: str) -> None:
     check_min_size(*rgb.shape[:2], what)
 
 
-def check_min_size(height: int, width: int, what: str) -> None:
+def check_min_size(
+    height: int,
+    width: int,
+    what: str,
+    remedy: str = "raise --max_size or use a less elongated image",
+) -> None:
     """Raise ImageError if height or width is under MIN_SIDE pixels."""
     if min(height, width) < MIN_SIDE:
         raise ImageError(
             f"{what} is {width}x{height} after resizing; each side needs at least {MIN_SIDE} px "
-            "(raise --max_size or use a less elongated image)"
+            f"({remedy})"
         )
 
 

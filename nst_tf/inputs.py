@@ -15,15 +15,22 @@ from nst_tf.config import StyleConfig
 log = logging.getLogger(__name__)
 
 
-def check_sizes(config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list) -> None:
+def check_sizes(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, coarse_scale: bool = False
+) -> None:
     """ImageError if the content resized to `max_size`, or a style to `style_scale *
-    max_size`, would have a side under 32 px."""
+    max_size`, would have a side under 32 px; for a `coarse_scale` of a coarse-to-fine run the
+    message names that scale and suggests fewer scales."""
+    where, remedy = "", "raise --max_size or use a less elongated image"
+    if coarse_scale:
+        where = f"at the {config.max_size} px scale, "
+        remedy = "lower --scales or raise --max_size"
     content_size = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
-    image_io.check_min_size(*content_size, "the content image")
+    image_io.check_min_size(*content_size, f"{where}the content image", remedy)
     style_side = round(config.style_scale * config.max_size)
     for style in styles_rgb:
         image_io.check_min_size(*image_io.long_side_size(*style.shape[:2], style_side),
-                                "the style image")  # fmt: skip
+                                f"{where}the style image", remedy)  # fmt: skip
 
 
 def plan_memory(
@@ -54,8 +61,8 @@ def plan_scales(
     block-wise scale's given its blocks (`multiscale.blocks_for_every_scale`)."""
     configs = multiscale.scale_configs(config)
     tiles = []
-    for scale_config in configs:
-        check_sizes(scale_config, content_rgb, styles_rgb)
+    for index, scale_config in enumerate(configs):
+        check_sizes(scale_config, content_rgb, styles_rgb, coarse_scale=index < len(configs) - 1)
         tiles.append(plan_memory(scale_config, content_rgb, styles_rgb).tile)
     sizes = [image_io.long_side_size(*content_rgb.shape[:2], c.max_size) for c in configs]
     shared = multiscale.blocks_for_every_scale(configs, sizes, tiles)

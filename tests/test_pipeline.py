@@ -5,7 +5,7 @@ import pytest
 
 from nst_tf import StyleConfig, load_image, stylize
 from nst_tf.image_io import ImageError
-from nst_tf.inputs import check_sizes, initial_image, resize_images
+from nst_tf.inputs import check_sizes, initial_image, plan_scales, resize_images
 from nst_tf.optim import StopRequested
 from nst_tf.workspace import Workspace
 
@@ -35,6 +35,21 @@ def test_too_small_after_resizing_is_refused():
             np.zeros((10, 500, 3), np.uint8),
             [np.zeros((64, 64, 3), np.uint8)],
         )
+
+
+def test_a_coarse_scale_too_small_is_refused_by_name():
+    """offline.cfg's two scales at 64 px: the fine scale would pass, its 32 px coarse scale
+    makes the 4:3 content 32x24."""
+    with pytest.raises(ImageError) as refused:
+        plan_scales(
+            StyleConfig(max_size=64, scales=2, weights="none"),
+            np.zeros((300, 400, 3), np.uint8),
+            [np.zeros((64, 64, 3), np.uint8)],
+        )
+    assert str(refused.value) == (
+        "at the 32 px scale, the content image is 32x24 after resizing; each side needs at "
+        "least 32 px (lower --scales or raise --max_size)"
+    )
 
 
 def test_initial_images():
