@@ -21,7 +21,8 @@ LAYERS = [
      "optim.scipy_lbfgsb", "optim.adam", "optim"},
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
-     "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss"},
+     "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss",
+     "evaluation.block_targets"},
     {"optim.device_lbfgsb", "optim.tf_lbfgsb"},  # the in-graph optimiser runs the loss
     {"results", "workspace", "inputs", "multiscale", "pipeline"},
     {""},  # the package itself: the public API
