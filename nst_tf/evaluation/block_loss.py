@@ -45,8 +45,9 @@ class BlockLossFunction(LossFunction):
     """Callable as LossFunction (image -> (total, gradient, terms)), with the same targets and
     weights in variables (`load`), but evaluated in blocks of `tile` pixels. Each kind of
     block (crop shape and interior) has its traced functions, XLA-compiled with `jit_compile`;
-    the blocks are chained through their running sums, so that they run one after another when
-    this is traced into a larger graph (the in-graph optimiser).
+    each block's crop waits for the previous block's running sums or gradient, so that the
+    blocks run one after another when this is traced into a larger graph (the in-graph
+    optimiser).
 
     The block with the largest crop (`pivot`) goes forward once for both passes: it is pass
     1's last block, its activations then give the summed moments' style gradients and its own
@@ -123,7 +124,7 @@ class BlockLossFunction(LossFunction):
 
     def _add_moments(self, block, image, crop_top, crop_left, interior_top, interior_left, sums):
         """`sums` (per style layer, its moments in float64) plus the block's interior's."""
-        crop = _crop(image, crop_top, crop_left, block.crop_shape)
+        crop = _crop(image, crop_top, crop_left, block.crop_shape, sums)
         return self._summed(named_features(self._feature_model, self.layout, crop), block, sums)
 
     def _summed(self, features: dict, block: grid.Block, sums: tuple) -> tuple:
@@ -161,7 +162,7 @@ class BlockLossFunction(LossFunction):
         """(per-layer style losses, the weighted style term, its moment gradients, the block's
         weighted content term, `gradient` plus the block's crop gradient), from one forward
         pass of the block: its moments complete `sums`."""
-        crop = _crop(image, crop_top, crop_left, block.crop_shape)
+        crop = _crop(image, crop_top, crop_left, block.crop_shape, sums)
         with tf.GradientTape() as tape:
             tape.watch(crop)
             outputs = named_features(self._feature_model, self.layout, crop)
@@ -177,7 +178,7 @@ class BlockLossFunction(LossFunction):
     def _add_gradient(self, block, image, crop_top, crop_left, interior_top, interior_left,
                       moment_gradients, content, gradient):  # fmt: skip
         """(`content` plus the block's weighted content term, `gradient` plus its crop's)."""
-        crop = _crop(image, crop_top, crop_left, block.crop_shape)
+        crop = _crop(image, crop_top, crop_left, block.crop_shape, gradient)
         with tf.GradientTape() as tape:
             tape.watch(crop)
             outputs = named_features(self._feature_model, self.layout, crop)
@@ -232,9 +233,13 @@ def _offsets(block: grid.Block) -> tuple[tf.Tensor, ...]:
     return tuple(tf.constant(v, tf.int32) for v in (block.crop[0], block.crop[2], top, left))
 
 
-def _crop(image, top, left, shape):
+def _crop(image, top, left, shape, after):
+    """The crop of `image` at (top, left), taken only once `after` (the previous block's
+    running sums or gradient) exists: traced into a larger graph, the blocks would otherwise be
+    free to go forward all at once, each holding its activations until its backward pass."""
     height, width = shape
-    return tf.slice(image, tf.stack([0, top, left, 0]), [1, height, width, image.shape[-1]])
+    with tf.control_dependencies(tf.nest.flatten(after)):
+        return tf.slice(image, tf.stack([0, top, left, 0]), [1, height, width, image.shape[-1]])
 
 
 def _slice_at(target, offsets, stride, shape):
