@@ -101,6 +101,9 @@ def test_the_tracker_scales_the_gradient_in_place_and_keeps_its_own_best_point()
     best = tracker.best_x
     tracker(x)  # a lower loss: copied into the same buffer
     assert tracker.best_x is best and (best == 1.0).all()
+    x[:] = 1.0 + 1e-12  # kept as the network sees it, float32: half the bytes
+    tracker(x)
+    assert best.dtype == np.float32 and (best == np.float32(1.0)).all()
     read_only = np.ones(4)
     read_only.flags.writeable = False
     scaled = Tracker(lambda x: (0.0, read_only))(x)[1]

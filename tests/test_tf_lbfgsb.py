@@ -263,26 +263,30 @@ def test_one_compile_serves_every_iteration_count_and_a_resume():
     assert optimizer.start.experimental_get_tracing_count() == 1
 
 
-def test_a_snapshot_keeps_its_values_while_the_run_goes_on():
+def test_a_snapshot_and_the_state_keep_their_values_while_the_run_goes_on():
     """A checkpoint's snapshot stays on the device and is copied to the host later, in the
-    background: the steps taken meanwhile must not change it."""
+    background, and on a CPU `state()` is a view of the variables' own buffers (no copy of the
+    history): the steps taken meanwhile must change neither."""
     function, _, lower, upper = quadratic()
-    snapshots = []
+    names = ("x", "gradient", "s", "y", "rho")
+    kept = []
 
     def on_iteration(iteration, evaluations, x, info):
         if iteration == 4:
-            snapshots.append((info.state(), info.state.__self__.state()))
+            view = info.state.__self__.state()
+            copies = {name: np.array(getattr(view, name)) for name in names}
+            kept.append((info.state(), view, copies))
 
-    minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=12, max_evaluations=100,
-                      history=5, chunk=4, on_iteration=on_iteration)  # fmt: skip
-    ((snapshot, host_copy),) = snapshots
-    for name in ("x", "gradient", "s", "y", "rho"):
-        np.testing.assert_array_equal(np.asarray(getattr(snapshot, name)), getattr(host_copy, name))
-    assert (snapshot.stored, snapshot.head, snapshot.loss) == (
-        host_copy.stored,
-        host_copy.head,
-        host_copy.loss,
-    )
+    result = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=12,
+                               max_evaluations=100, history=5, chunk=4,
+                               on_iteration=on_iteration)  # fmt: skip
+    ((snapshot, view, copies),) = kept
+    assert not view.s.flags.writeable  # a view on this CPU, not a copy
+    assert not np.array_equal(result.state.x, copies["x"])  # the run went on
+    for name in names:
+        np.testing.assert_array_equal(np.asarray(getattr(snapshot, name)), copies[name])
+        np.testing.assert_array_equal(getattr(view, name), copies[name])
+    assert (snapshot.stored, snapshot.head, snapshot.loss) == (view.stored, view.head, view.loss)
 
 
 def test_a_float32_history_through_stylize_in_blocks():

@@ -162,10 +162,7 @@ class BlockLossFunction(LossFunction):
         """(per-layer style losses, the weighted style term, its moment gradients, the block's
         weighted content term, `gradient` plus the block's crop gradient), from one forward
         pass of the block: its moments complete `sums`."""
-        crop = _crop(image, crop_top, crop_left, block.crop_shape, sums)
-        with tf.GradientTape() as tape:
-            tape.watch(crop)
-            outputs = named_features(self._feature_model, self.layout, crop)
+        tape, crop, outputs = self._taped_forward(block, image, crop_top, crop_left, sums)
         moments = self._summed(outputs, block, sums)
         per_layer, style, moment_gradients = self._style_losses_and_gradients(moments)
         content, crop_gradient = self._backward(
@@ -178,14 +175,20 @@ class BlockLossFunction(LossFunction):
     def _add_gradient(self, block, image, crop_top, crop_left, interior_top, interior_left,
                       moment_gradients, content, gradient):  # fmt: skip
         """(`content` plus the block's weighted content term, `gradient` plus its crop's)."""
-        crop = _crop(image, crop_top, crop_left, block.crop_shape, gradient)
-        with tf.GradientTape() as tape:
-            tape.watch(crop)
-            outputs = named_features(self._feature_model, self.layout, crop)
+        tape, crop, outputs = self._taped_forward(block, image, crop_top, crop_left, gradient)
         part, crop_gradient = self._backward(
             tape, outputs, crop, block, (interior_top, interior_left), moment_gradients
         )
         return content + part, _add_at(gradient, crop_gradient, crop_top, crop_left)
+
+    def _taped_forward(self, block, image, crop_top, crop_left, after) -> tuple:
+        """(the tape, the block's crop (taken after `after`, see `_crop`), its named features
+        recorded by the tape)."""
+        crop = _crop(image, crop_top, crop_left, block.crop_shape, after)
+        with tf.GradientTape() as tape:
+            tape.watch(crop)
+            outputs = named_features(self._feature_model, self.layout, crop)
+        return tape, crop, outputs
 
     def _backward(self, tape, outputs, crop, block, offsets, moment_gradients):
         """(this block's part of the weighted content term, the crop's image gradient of that
