@@ -94,10 +94,8 @@ class DeviceLbfgsb:
 
     # -- state on the host ---------------------------------------------------------------
     def state(self) -> LbfgsState:
-        """The state as numpy arrays: from a GPU, host copies; on a CPU, read-only views of the
-        variables' own buffers, which later steps leave as they are (see `snapshot`): a copy
-        there would hold the history twice at the run's end (1.2 GB more at 2048 x 2048 with
-        float32 pairs, measured)."""
+        """The state as numpy arrays: host copies of a GPU's `snapshot`, read-only views of a
+        CPU's (a numpy copy beside it held 1.2 GB more at 2048 px with float32 pairs)."""
         snapshot = vars(self.snapshot())
         arrays = {name: np.asarray(snapshot[name]) for name in ("x", "gradient", "s", "y", "rho")}
         return LbfgsState(**(snapshot | arrays))
@@ -185,9 +183,11 @@ class DeviceLbfgsb:
     @staticmethod
     def _pair(pairs: tf.Variable, index, after: tf.Tensor) -> tf.Tensor:
         """Row `index` of s or y as float64, cast only once `after` exists: else a graph may
-        cast every float32 pair up front, holding the whole history in float64 again."""
+        cast every float32 pair up front, holding the whole history in float64 again. Read as
+        a gather: once rows have been written, a variable copies itself whole on every plain
+        read (TensorFlow's copy-on-read mode), 0.5 GB per pair read at 2048 px."""
         with tf.control_dependencies([after]):
-            return tf.cast(pairs[index], tf.float64)
+            return tf.cast(pairs.sparse_read(index), tf.float64)
 
     def _run_chunk(self, length, max_evaluations, evaluations_done):
         """Up to `length` (at most `chunk`) iterations, fewer if the run stops. Returns per
