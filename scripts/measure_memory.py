@@ -10,7 +10,8 @@ child, which runs with the malloc settings the command line gives itself,
 `nst_tf.machine.MALLOC_TUNABLES`), the activation bytes that nst_tf.memory predicts and its
 estimate, so the constants in nst_tf/memory.py can be checked against this machine; and the
 median seconds per evaluation after the first two iterations (lbfgs_tf: the mean over its
-iterations; meaningful only when nothing else runs). `--height_ratio` makes the image size x (ratio x size), e.g. 0.75 for 4096 x 3072.
+iterations; meaningful only when nothing else runs). `--height_ratio` makes the image size x
+(ratio x size), e.g. 0.75 for 4096 x 3072.
 `--iterations` defaults to enough for L-BFGS-B's history (`--lbfgs_history` pairs) to fill.
 """
 
