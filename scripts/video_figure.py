@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -58,6 +59,9 @@ def make_clip(path: str, frames: int, size: int) -> None:
 
 def run(name: str, clip: str, folder: str, size: int) -> list[dict]:
     output = os.path.join(folder, f"{name}.mp4")
+    # a figure is a fresh run: the video mode would resume the frames an earlier one left, or
+    # refuse them when a setting has been added since
+    shutil.rmtree(os.path.join(folder, f"{name}_frames"), ignore_errors=True)
     command = [sys.executable, "-m", "nst_tf.video", "--flagfile=configs/video.cfg",
                f"--video={clip}", f"--output={output}", f"--max_size={size}",
                *RUNS[name]]  # fmt: skip
