@@ -2,7 +2,7 @@
 a gather (`DeviceLbfgsb._pair`) against plain slices of the history variable, side by side in
 one process, on a separable quadratic whose evaluation costs next to nothing.
 
-    python scripts/history_reads.py [--size 2048] [--history 10] [--iterations 12] [--rounds 2]
+    python scripts/history_reads.py [--size 2048] [--history 10] [--iterations 14] [--rounds 2]
 
 Prints per way of reading: seconds per iteration and TensorFlow's peak bytes in use (its CPU
 allocator's count). Once a pair has been stored, TensorFlow copies a variable whole on every
@@ -31,7 +31,8 @@ def sliced_pair(pairs, index, after):
 
 
 def run(size: int, history: int, iterations: int, reader) -> tuple[float, int]:
-    """(seconds per iteration after the first chunk, peak bytes in use) of one run."""
+    """(seconds per iteration once the history is full, peak bytes in use) of one run with
+    `reader` as the way pairs are read; the optimiser's own way is put back afterwards."""
     values = 3 * size * size
     weights = tf.constant(np.random.default_rng(0).uniform(0.5, 2.0, values), tf.float32)
 
@@ -40,6 +41,7 @@ def run(size: int, history: int, iterations: int, reader) -> tuple[float, int]:
         loss = 0.5 * tf.reduce_sum(weights * tf.square(flat - 0.3))
         return loss, tf.reshape(weights * (flat - 0.3), x.shape), {"loss": loss}
 
+    own = device_lbfgsb.DeviceLbfgsb.__dict__["_pair"]
     device_lbfgsb.DeviceLbfgsb._pair = staticmethod(reader)
     times = []
 
@@ -47,9 +49,14 @@ def run(size: int, history: int, iterations: int, reader) -> tuple[float, int]:
         times.append(time.perf_counter())
 
     tf.config.experimental.reset_memory_stats("CPU:0")
-    minimize_lbfgs_tf(function, np.zeros(values), np.full(values, -1.0), np.full(values, 1.0),
-                      iterations, 4 * iterations, history, chunk=1, on_iteration=on_iteration,
-                      history_dtype="float32")  # fmt: skip
+    try:
+        minimize_lbfgs_tf(function, np.zeros(values), np.full(values, -1.0), np.full(values, 1.0),
+                          iterations, 4 * iterations, history, chunk=1,
+                          on_iteration=on_iteration, history_dtype="float32")  # fmt: skip
+    finally:
+        device_lbfgsb.DeviceLbfgsb._pair = own
+    if len(times) < history + 2:
+        raise SystemExit(f"the run stopped after {len(times)} iterations: raise --iterations")
     peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
     return (times[-1] - times[history]) / (len(times) - 1 - history), peak
 

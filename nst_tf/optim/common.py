@@ -111,7 +111,7 @@ class Tracker:
         one buffer, because a fresh copy per improvement would briefly hold two."""
         if self.best_x is None or self.best_x.shape != x.shape:
             self.best_x = np.empty(x.shape, dtype=np.float32)
-        np.copyto(self.best_x, x, casting="same_kind")
+        np.copyto(self.best_x, x)
 
 
 def _scaled_in_place(gradient: np.ndarray, scale: float) -> np.ndarray:
