@@ -109,14 +109,14 @@ def pair_bytes(config: StyleConfig) -> int:
 
 def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the optimiser's host state for an H x W image: L-BFGS-B's workspace (float64
-    (2m + 5) n and int32 3n, n = 3 H W), Adam's two moments, or lbfgs_tf's state and a
-    checkpoint's snapshot (2m n pairs twice, in `pair_bytes`, and 6 n float64), plus
-    FLOAT64_COPIES vectors."""
+    (2m + 5) n and int32 3n, n = 3 H W), Adam's two moments, or lbfgs_tf's state ((2m + 2) n
+    in `pair_bytes`: the pairs, and the pair a step replaces while a checkpoint's snapshot
+    still holds the old one; and 6 n float64), plus FLOAT64_COPIES vectors."""
     values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "adam":
         own = 8 * 2 * values
     elif config.optimizer == "lbfgs_tf":
-        own = (pair_bytes(config) * 4 * m + 8 * 6) * values
+        own = (pair_bytes(config) * (2 * m + 2) + 8 * 6) * values
     else:
         own = 8 * (2 * m + 5) * values + 4 * 3 * values
     return own + 8 * FLOAT64_COPIES * values

@@ -18,7 +18,7 @@ LAYERS = [
     # settings, files, pixels, devices, memory, the loss terms
     {"config", "resources", "image_io", "preprocess", "colors", "devices", "precision",
      "machine", "memory", "losses", "style_losses", "optim.common", "optim.setulb",
-     "optim.scipy_lbfgsb", "optim.adam", "optim"},
+     "optim.scipy_lbfgsb", "optim.adam", "optim.pair_history", "optim"},
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
      "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss",

@@ -28,11 +28,12 @@ def test_optimizer_bytes_by_hand():
 
 
 def test_a_float32_history_halves_the_pairs_by_hand():
-    # lbfgs_tf, m = 4, n = 60: the pairs (2m n) are held twice on a CPU (state and snapshot)
+    # lbfgs_tf, m = 4, n = 60: the pairs (2m n) and one more pair on a CPU (the one a step
+    # replaces while a checkpoint's snapshot holds the old one)
     config = StyleConfig(optimizer="lbfgs_tf", lbfgs_history=4)
     half = config.replace(lbfgs_history_dtype="float32")
     saved = memory.optimizer_bytes(config, 4, 5) - memory.optimizer_bytes(half, 4, 5)
-    assert saved == 2 * (2 * 4 * 60) * 4
+    assert saved == (2 * 4 + 2) * 60 * 4
     on_device = memory.device_state_bytes(config, 4, 5) - memory.device_state_bytes(half, 4, 5)
     assert on_device == (2 * 4 * 60) * 4
     assert memory.pair_bytes(StyleConfig()) == 8  # SciPy's L-BFGS-B: float64 only

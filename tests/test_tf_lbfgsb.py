@@ -114,18 +114,18 @@ def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
     expected_x, expected_loss = scipy_minimum(numpy_function, np.zeros(SIZE), lower, upper)
     assert result.loss == pytest.approx(expected_loss, rel=1e-6)
     np.testing.assert_allclose(result.x, expected_x, atol=2e-3)
-    assert result.state.s.dtype == result.state.y.dtype == np.float32
+    assert {row.dtype for row in (*result.state.s, *result.state.y)} == {np.dtype(np.float32)}
     assert result.state.x.dtype == result.state.gradient.dtype == np.float64
-    assert result.state.s.nbytes == 10 * SIZE * 4
+    assert np.shape(result.state.s) == np.shape(result.state.y) == (10, SIZE)
     # two iterations: the pairs as float64's rounded to float32, no more
     settings |= dict(iterations=2)
     full = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings)
     half = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, **settings,
                              history_dtype="float32")  # fmt: skip
-    assert full.state.s.dtype == np.float64 and full.state.stored == half.state.stored == 2
+    assert full.state.s[0].dtype == np.float64 and full.state.stored == half.state.stored == 2
     for ours, reference in ((half.state.s, full.state.s), (half.state.y, full.state.y)):
         np.testing.assert_allclose(ours, reference, rtol=1e-6, atol=1e-7)
-        assert not np.array_equal(ours, reference.astype(np.float64))  # rounded indeed
+        assert not np.array_equal(ours, np.array(reference, np.float64))  # rounded indeed
 
 
 @pytest.mark.parametrize("history_dtype", ["float64", "float32"])
@@ -281,7 +281,7 @@ def test_a_snapshot_and_the_state_keep_their_values_while_the_run_goes_on():
                                max_evaluations=100, history=5, chunk=4,
                                on_iteration=on_iteration)  # fmt: skip
     ((snapshot, view, copies),) = kept
-    assert not view.s.flags.writeable  # a view on this CPU, not a copy
+    assert not view.s[0].flags.writeable  # a view on this CPU, not a copy
     assert not np.array_equal(result.state.x, copies["x"])  # the run went on
     for name in names:
         np.testing.assert_array_equal(np.asarray(getattr(snapshot, name)), copies[name])
@@ -303,7 +303,31 @@ def test_a_float32_history_through_stylize_in_blocks():
     full = stylize(content, style, config, workspace=workspace)
     half = stylize(content, style, config.replace(lbfgs_history_dtype="float32"),
                    workspace=workspace)  # fmt: skip
-    assert half.optimizer_state.s.dtype == np.float32
-    assert full.optimizer_state.s.dtype == np.float64
+    assert half.optimizer_state.s[0].dtype == np.float32
+    assert full.optimizer_state.s[0].dtype == np.float64
     assert half.tile_size == 48 and workspace.optimizer_builds == 2
     assert half.history[-1].total_loss == pytest.approx(full.history[-1].total_loss, rel=1e-3)
+
+
+def test_a_checkpoint_stores_the_pairs_as_one_array_and_loads_them_back(tmp_path):
+    """The pairs live in a variable each; a checkpoint of the last chunk's snapshot (tensors)
+    streams them into one (history, n) array of their dtype, and every field comes back."""
+    from nst_tf.cli.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+    function, _, lower, upper = quadratic()
+    snapshots = []
+    result = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=6,
+                               max_evaluations=100, history=4, chunk=3, history_dtype="float32",
+                               on_iteration=lambda i, e, x, info: info.state and snapshots.append(
+                                   info.state()))  # fmt: skip
+    path = str(tmp_path / "run.checkpoint.npz")
+    image = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    save_checkpoint(path, Checkpoint(image, 6, result.evaluations, snapshots[-1]))
+    loaded = load_checkpoint(path)
+    assert (loaded.iteration, loaded.evaluations) == (6, result.evaluations)
+    np.testing.assert_array_equal(loaded.image_vgg, image)
+    state = loaded.optimizer_state
+    assert state.s.shape == state.y.shape == (4, SIZE) and state.s.dtype == np.float32
+    assert state.stored == 4
+    for name in ("x", "gradient", "s", "y", "rho", "stored", "head", "scale", "loss"):
+        np.testing.assert_array_equal(getattr(state, name), np.array(getattr(result.state, name)))

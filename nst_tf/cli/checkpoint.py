@@ -15,11 +15,11 @@ file is replaced atomically, so the newest complete checkpoint is always on disk
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,19 +48,41 @@ def checkpoint_path(output_path: str) -> str:
 
 
 def save_checkpoint(path: str, checkpoint: Checkpoint) -> None:
-    """Write the checkpoint atomically (the optimiser state's arrays may still be tensors on a
-    device: they are copied to the host here)."""
-    buffer = io.BytesIO()
+    """Write the checkpoint atomically, an npz archive streamed to the file: the optimiser
+    state's arrays may still be tensors on a device (copied to the host one at a time here),
+    and its pairs rows of their own, written as one (history, n) array without stacking them
+    (a stacked copy, or the archive built in memory first, held the history twice more)."""
+    arrays = {
+        "image_vgg": checkpoint.image_vgg.astype(np.float32),
+        "iteration": np.asarray(checkpoint.iteration),
+        "evaluations": np.asarray(checkpoint.evaluations),
+    }
     state = checkpoint.optimizer_state
-    arrays = {} if state is None else {k: np.asarray(v) for k, v in vars(state).items()}
-    np.savez(
-        buffer,
-        image_vgg=checkpoint.image_vgg.astype(np.float32),
-        iteration=checkpoint.iteration,
-        evaluations=checkpoint.evaluations,
-        **{_STATE_PREFIX + name: value for name, value in arrays.items()},
-    )
-    write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
+    for name, value in ({} if state is None else vars(state)).items():
+        rows = name in ("s", "y")
+        arrays[_STATE_PREFIX + name] = tuple(value) if rows else value
+    write_atomically(path, lambda handle: _write_npz(handle, arrays))
+
+
+def _write_npz(handle, arrays: dict) -> None:
+    """An uncompressed npz (what np.savez writes) of arrays, tensors or tuples of equal rows."""
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as stream:
+                if isinstance(value, tuple):
+                    _write_rows(stream, value)
+                else:
+                    np.lib.format.write_array(stream, np.asarray(value), allow_pickle=False)
+
+
+def _write_rows(stream, rows: tuple) -> None:
+    """The .npy of the rows stacked, each copied to the host (from a device) only in turn."""
+    first = np.asarray(rows[0])
+    header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False,
+              "shape": (len(rows), *first.shape)}  # fmt: skip
+    np.lib.format.write_array_header_2_0(stream, header)
+    for row in rows:
+        stream.write(np.ascontiguousarray(np.asarray(row), first.dtype).data)
 
 
 def load_checkpoint(path: str) -> Checkpoint:

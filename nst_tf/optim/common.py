@@ -4,7 +4,7 @@ evaluation tracker (counts, best point, gradient scaling)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,15 +20,16 @@ RELATIVE_REDUCTION_TOLERANCE = 10.0
 @dataclass
 class LbfgsState:
     """Everything the optimiser carries between iterations (arrays of n values on the host, or
-    in a device snapshot tensors: x and gradient float64; s and y (history, n), float64 or
-    float32 (`--lbfgs_history_dtype`), with `stored` valid rows ending before row `head`). Loss
-    and gradient are scaled by `scale`."""
+    in a device snapshot tensors: x and gradient float64; s and y `history` rows of n values,
+    float64 or float32 (`--lbfgs_history_dtype`), a tuple of rows (the optimiser's, one buffer
+    each) or an (history, n) array (a loaded checkpoint's), with `stored` valid rows ending
+    before row `head`). Loss and gradient are scaled by `scale`."""
 
     x: np.ndarray
     loss: float
     gradient: np.ndarray
-    s: np.ndarray
-    y: np.ndarray
+    s: Sequence[np.ndarray]
+    y: Sequence[np.ndarray]
     rho: np.ndarray
     stored: int
     head: int

@@ -29,6 +29,7 @@ from nst_tf.optim.common import (
     RELATIVE_REDUCTION_TOLERANCE,
     LbfgsState,
 )
+from nst_tf.optim.pair_history import PairHistory
 
 ARMIJO = 1e-4
 LINE_SEARCH_TRIALS = 20
@@ -68,9 +69,7 @@ class DeviceLbfgsb:
         self.upper = tf.constant(np.ravel(upper), tf.float64)
         zeros = np.zeros(size)
         self.x, self.g = tf.Variable(zeros), tf.Variable(zeros)
-        self.s = tf.Variable(np.zeros((history, size), history_dtype))
-        self.y = tf.Variable(np.zeros((history, size), history_dtype))
-        self.rho = tf.Variable(np.zeros(history))
+        self.pairs = PairHistory(size, history, history_dtype)
         self.loss = tf.Variable(0.0, dtype=tf.float64)
         self.scale = tf.Variable(1.0, dtype=tf.float64)
         self.stored, self.head = tf.Variable(0), tf.Variable(0)
@@ -97,31 +96,27 @@ class DeviceLbfgsb:
         """The state as numpy arrays: host copies of a GPU's `snapshot`, read-only views of a
         CPU's (a numpy copy beside it held 1.2 GB more at 2048 px with float32 pairs)."""
         snapshot = vars(self.snapshot())
-        arrays = {name: np.asarray(snapshot[name]) for name in ("x", "gradient", "s", "y", "rho")}
-        return LbfgsState(**(snapshot | arrays))
+        arrays = {name: np.asarray(snapshot[name]) for name in ("x", "gradient", "rho")}
+        rows = {name: tuple(map(np.asarray, snapshot[name])) for name in ("s", "y")}
+        return LbfgsState(**(snapshot | arrays | rows))
 
     def snapshot(self) -> LbfgsState:
-        """The state now, its arrays still on the device (copies that later steps do not
-        change: TensorFlow copies a variable's buffer before writing into it while a read of
-        it is alive); `np.asarray` of them copies them to the host. For a checkpoint written
-        in the background, so that the device-to-host copy leaves the optimisation alone."""
+        """The state now, its arrays still on the device: reads that share the variables'
+        buffers, which later steps leave alone (a write while a read is alive puts a new
+        buffer in the variable); `np.asarray` of them copies them to the host. For a
+        checkpoint written in the background, so that the device-to-host copy leaves the
+        optimisation alone."""
         return LbfgsState(
             x=tf.identity(self.x), loss=float(self.loss.numpy()), gradient=tf.identity(self.g),
-            s=tf.identity(self.s), y=tf.identity(self.y), rho=tf.identity(self.rho),
-            stored=int(self.stored.numpy()), head=int(self.head.numpy()),
+            **self.pairs.snapshot(), stored=int(self.stored.numpy()), head=int(self.head.numpy()),
             scale=float(self.scale.numpy()),
         )  # fmt: skip
 
     def load(self, state: LbfgsState) -> None:
         """Continue from a host copy (same size and history, else ValueError)."""
-        if state.s.shape != tuple(self.s.shape):
-            raise ValueError(
-                f"the saved optimiser state holds {state.s.shape[0]} pairs of {state.s.shape[1]}"
-                f" values; this run needs {self.history} of {self.s.shape[1]}"
-            )
+        self.pairs.load(state.s, state.y, state.rho)
         for variable, value in ((self.x, state.x), (self.loss, state.loss),
-                                (self.g, state.gradient), (self.s, state.s), (self.y, state.y),
-                                (self.rho, state.rho), (self.stored, state.stored),
+                                (self.g, state.gradient), (self.stored, state.stored),
                                 (self.head, state.head), (self.scale, state.scale)):  # fmt: skip
             variable.assign(np.asarray(value, variable.dtype.as_numpy_dtype))
 
@@ -151,43 +146,6 @@ class DeviceLbfgsb:
         self.head.assign(0)
         finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))
         return terms, tf.norm(gradient), finite
-
-    def _direction(self, free_gradient):
-        """-H q by the two-loop recursion over the stored pairs, newest first (unrolled: the
-        history length is fixed)."""
-        m, stored, head = self.history, self.stored, self.head
-        q, alphas = free_gradient, []
-        for i in range(m):
-            index = (head - 1 - i) % m
-            valid = tf.cast(i < stored, tf.float64)
-            alpha = valid * self.rho[index] * tf.tensordot(self._pair(self.s, index, q), q, 1)
-            q = q - alpha * self._pair(self.y, index, alpha)
-            alphas.append(alpha)
-        newest = (head - 1) % m
-        s_newest = self._pair(self.s, newest, q)
-        y_newest = self._pair(self.y, newest, s_newest)
-        gamma = tf.where(
-            stored > 0,
-            tf.tensordot(s_newest, y_newest, 1)
-            / tf.maximum(tf.tensordot(y_newest, y_newest, 1), 1e-300),
-            tf.constant(1.0, tf.float64),
-        )
-        r = gamma * q
-        for i in reversed(range(m)):
-            index = (head - 1 - i) % m
-            valid = tf.cast(i < stored, tf.float64)
-            beta = valid * self.rho[index] * tf.tensordot(self._pair(self.y, index, r), r, 1)
-            r = r + (alphas[i] - beta) * self._pair(self.s, index, beta)
-        return -r
-
-    @staticmethod
-    def _pair(pairs: tf.Variable, index, after: tf.Tensor) -> tf.Tensor:
-        """Row `index` of s or y as float64, cast only once `after` exists: else a graph may
-        cast every float32 pair up front, holding the whole history in float64 again. Read as
-        a gather: once rows have been written, a variable copies itself whole on every plain
-        read (TensorFlow's copy-on-read mode), 0.5 GB per pair read at 2048 px."""
-        with tf.control_dependencies([after]):
-            return tf.cast(pairs.sparse_read(index), tf.float64)
 
     def _run_chunk(self, length, max_evaluations, evaluations_done):
         """Up to `length` (at most `chunk`) iterations, fewer if the run stops. Returns per
@@ -219,7 +177,9 @@ class DeviceLbfgsb:
             return tf.constant(GRADIENT), evaluations, tf.constant(False), *self._no_record()
         held = ((x <= self.lower) & (g > 0)) | ((x >= self.upper) & (g < 0))
         free_gradient = tf.where(held, tf.zeros_like(g), g)
-        d = tf.where(held, tf.zeros_like(g), self._direction(free_gradient))
+        d = tf.where(
+            held, tf.zeros_like(g), self.pairs.direction(free_gradient, self.stored, self.head)
+        )
         slope = tf.tensordot(g, d, 1)
         if slope >= 0 or self.stored == 0:
             if slope >= 0:
@@ -276,14 +236,12 @@ class DeviceLbfgsb:
         return status, evaluations, accepted, best_f / self.scale, best_terms, best_norm
 
     def _accept(self, x, f, g, new_x, new_f, new_g, status):
-        s, y = tf.cast(new_x - x, self.s.dtype), tf.cast(new_g - g, self.y.dtype)
+        s, y = tf.cast(new_x - x, self.pairs.dtype), tf.cast(new_g - g, self.pairs.dtype)
         s_stored, y_stored = tf.cast(s, tf.float64), tf.cast(y, tf.float64)  # as rounded
         curvature = tf.tensordot(s_stored, y_stored, 1)
         if curvature > _EPSILON * tf.tensordot(y_stored, y_stored, 1):
             head = self.head.read_value()
-            self.s.scatter_nd_update([[head]], s[None])
-            self.y.scatter_nd_update([[head]], y[None])
-            self.rho.scatter_nd_update([[head]], [1.0 / curvature])
+            self.pairs.store(head, s, y, 1.0 / curvature)
             self.head.assign((head + 1) % self.history)
             self.stored.assign(tf.minimum(self.stored + 1, self.history))
         self.x.assign(new_x)
