@@ -331,3 +331,31 @@ def test_a_checkpoint_stores_the_pairs_as_one_array_and_loads_them_back(tmp_path
     assert state.stored == 4
     for name in ("x", "gradient", "s", "y", "rho", "stored", "head", "scale", "loss"):
         np.testing.assert_array_equal(getattr(state, name), np.array(getattr(result.state, name)))
+
+
+def test_a_box_per_channel_is_stored_once_and_bounds_as_a_whole_box_would():
+    """An image's bounds are the same at every position: the optimiser keeps one row of them
+    (3 values, not 2 image-sized float64 arrays) and reaches SciPy's minimum in that box."""
+    function, numpy_function, _, _ = quadratic()
+    shape = (2, 5, 3)
+    lower = np.broadcast_to([-0.5, -0.2, -0.8], shape).copy()
+    upper = np.broadcast_to([0.5, 0.3, 0.1], shape).copy()
+
+    def image_function(x):
+        loss, gradient, terms = function(tf.reshape(x, [-1]))
+        return loss, tf.reshape(gradient, shape), terms
+
+    compact = DeviceLbfgsb(image_function, shape, lower, upper, history=10, chunk=20)
+    assert compact.lower.shape == compact.upper.shape == (1, 3)
+    uneven = lower.copy()
+    uneven[1, 2, 0] = -0.4
+    assert DeviceLbfgsb(image_function, shape, uneven, upper, history=2).lower.shape == (SIZE,)
+    result = minimize_lbfgs_tf(image_function, np.zeros(shape), lower, upper, iterations=300,
+                               max_evaluations=1000, history=10, chunk=20,
+                               optimizer=compact)  # fmt: skip
+    expected_x, expected_loss = scipy_minimum(numpy_function, np.zeros(SIZE), lower.ravel(),
+                                              upper.ravel())  # fmt: skip
+    assert result.loss == pytest.approx(expected_loss, rel=1e-6)
+    np.testing.assert_allclose(result.x.ravel(), expected_x, atol=2e-3)
+    assert np.all((result.x >= lower) & (result.x <= upper))
+    assert np.sum(np.isclose(result.x, lower) | np.isclose(result.x, upper)) >= 5  # bounds bind
