@@ -81,7 +81,8 @@ def _write_rows(stream, rows: tuple) -> None:
     header = {"descr": np.lib.format.dtype_to_descr(first.dtype), "fortran_order": False,
               "shape": (len(rows), *first.shape)}  # fmt: skip
     np.lib.format.write_array_header_2_0(stream, header)
-    for row in rows:
+    stream.write(np.ascontiguousarray(first).data)
+    for row in rows[1:]:  # the first is on the host already: no second device-to-host copy
         stream.write(np.ascontiguousarray(np.asarray(row), first.dtype).data)
 
 
