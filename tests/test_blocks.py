@@ -326,7 +326,7 @@ def test_only_the_expected_retracing_warnings_are_silenced():
     TensorFlow's retracing warning about any other function, and other warnings, get through."""
     import logging
 
-    from nst_tf.evaluation.block_loss import _QUIET
+    from nst_tf.evaluation.blocks import _QUIET
 
     def record(message):
         return logging.LogRecord("tensorflow", logging.WARNING, "x", 1, message, None, None)
@@ -336,3 +336,29 @@ def test_only_the_expected_retracing_warnings_are_silenced():
     assert not _QUIET.filter(record(warning.format("BlockLossFunction.add_moments")))
     assert _QUIET.filter(record(warning.format("LossFunction.loss_and_gradient")))
     assert _QUIET.filter(record("float32_features took long"))
+
+
+def test_block_wise_targets_leave_no_retracing_warning_in_the_log():
+    """The targets' forward pass traces once per crop shape (here more than the five in a row
+    that make TensorFlow warn), before any block-wise loss function exists: the log stays
+    free of the retracing warning all the same."""
+    import logging
+
+    from nst_tf.evaluation.blocks import _QUIET
+
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.removeFilter(_QUIET)  # as in a fresh process: no block loss built yet
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    tf_logger.addHandler(handler)
+    try:
+        spec = spec_of()
+        model = model_of("lean", layers=spec.feature_layers)
+        styles = [(random_image(140, 96, 8), 1.0)]
+        forward = feature_function(model, spec)
+        block_targets(model, spec, random_image(150, 117, 7), styles, 32, forward)
+    finally:
+        tf_logger.removeHandler(handler)
+    assert forward.experimental_get_tracing_count() >= 6  # enough shapes to trigger it
+    assert not [message for message in messages if "retracing" in message]

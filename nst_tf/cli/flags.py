@@ -15,9 +15,10 @@ import dataclasses
 import sys
 from typing import TypeVar
 
-from absl import flags
+from absl import flags, logging
 
 from nst_tf import resources
+from nst_tf.cli import overrides
 from nst_tf.cli.run_config import RunConfig, check_pair
 from nst_tf.config import StyleConfig
 
@@ -112,10 +113,16 @@ def usage_error(message: str) -> int:
     return USAGE_ERROR
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parser for `app.run` (on absl's global FLAGS), flagfiles expanded first; a bad
-    flag or flagfile is one `error:` line and exit status 2."""
+def parse_flags(argv: list[str], one_scale: bool = False) -> list[str]:
+    """absl's parser for `app.run` (on absl's global FLAGS), flagfiles expanded first and the
+    command line reconciled with the preset (`overrides`, each change logged in one line;
+    `one_scale` for the video mode); a bad flag or flagfile is one `error:` line and exit
+    status 2."""
     try:
-        return flags.FLAGS([argv[0], *expand_flagfiles(argv[1:])])
+        expanded, notes = overrides.reconcile(argv[1:], expand_flagfiles(argv[1:]), one_scale)
+        remaining = flags.FLAGS([argv[0], *expanded])
+        for note in notes:
+            logging.info(note)
+        return remaining
     except (flags.Error, ValueError) as error:
         sys.exit(usage_error(str(error).splitlines()[0]))

@@ -8,6 +8,7 @@ far and a checkpoint saved); a second signal exits at once.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 
@@ -74,12 +75,16 @@ def entry_point() -> None:
     run_command(main, (StyleConfig, RunConfig))
 
 
-def run_command(main_function: Callable[[list[str]], int], config_classes: tuple) -> None:
+def run_command(
+    main_function: Callable[[list[str]], int], config_classes: tuple, one_scale: bool = False
+) -> None:
     """An absl command: restarted once with the malloc settings, TensorFlow's start-up notices
-    hidden, one flag per field of `config_classes`, flagfiles resolved, `main_function` run."""
+    hidden, one flag per field of `config_classes`, flagfiles resolved (a preset's scales set
+    to one where `one_scale`), `main_function` run."""
     startup.reexec_with_malloc_tunables()
     startup.quiet_tensorflow_logs()
     for config_class in config_classes:
         cli_flags.define_flags(FLAGS, config_class)
     logging.set_verbosity(logging.INFO)
-    app.run(main_function, flags_parser=cli_flags.parse_flags)
+    parser = functools.partial(cli_flags.parse_flags, one_scale=one_scale)
+    app.run(main_function, flags_parser=parser)

@@ -8,7 +8,6 @@ Images are (1, H, W, 3) float32 in the backbone's pixel space.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Callable
 
@@ -24,21 +23,6 @@ from nst_tf.evaluation.loss_function import (
 )
 from nst_tf.evaluation.spec import LossSpec
 from nst_tf.evaluation.targets import Targets, named_features
-
-
-class _QuietBlockTracing(logging.Filter):
-    """Each kind of block traces its own copy of one Python function, and the targets' forward
-    pass traces once per crop shape, which TensorFlow's frequent-retracing detector counts as
-    retracing: expected, so unsaid."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """False for that warning about the block functions and the targets' forward pass."""
-        message = record.getMessage()
-        ours = "add_" in message or "float32_features" in message
-        return not ("triggered tf.function retracing" in message and ours)
-
-
-_QUIET = _QuietBlockTracing()
 
 
 class BlockLossFunction(LossFunction):
@@ -66,7 +50,7 @@ class BlockLossFunction(LossFunction):
         self.pivot = max(self.blocks, key=lambda block: math.prod(block.crop_shape))
         self._others = [block for block in self.blocks if block is not self.pivot]
         self._functions: dict[tuple, Callable] = {}
-        logging.getLogger("tensorflow").addFilter(_QUIET)  # once: the same filter object
+        grid.quiet_block_tracing()
 
     @property
     def tracing_count(self) -> int:

@@ -27,6 +27,7 @@ Images are (1, H, W, 3) float32 in the backbone's pixel space.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,3 +164,24 @@ def padded_to_crop(values: tf.Tensor, block: Block, stride: int, crop_map: tf.Te
     _, height, width, _ = crop_map.shape
     return tf.pad(values, [[0, 0], [rows.start, height - rows.stop],
                            [columns.start, width - columns.stop], [0, 0]])  # fmt: skip
+
+
+class _QuietBlockTracing(logging.Filter):
+    """Each kind of block traces its own copy of one Python function, and the targets' forward
+    pass traces once per crop shape, which TensorFlow's frequent-retracing detector counts as
+    retracing: expected, so unsaid."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that warning about the block functions and the targets' forward pass."""
+        message = record.getMessage()
+        ours = "add_" in message or "float32_features" in message
+        return not ("triggered tf.function retracing" in message and ours)
+
+
+_QUIET = _QuietBlockTracing()
+
+
+def quiet_block_tracing() -> None:
+    """Keep TensorFlow's retracing warning about the block-wise functions (per crop shape) out
+    of the log; other warnings get through. Idempotent: the logger keeps one such filter."""
+    logging.getLogger("tensorflow").addFilter(_QUIET)

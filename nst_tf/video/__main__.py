@@ -44,7 +44,7 @@ def _start_tensorflow() -> None:
 
 def entry_point() -> None:
     """`python -m nst_tf.video` and the `nst-tf-video` console script."""
-    run_command(main, CONFIG_CLASSES)
+    run_command(main, CONFIG_CLASSES, one_scale=True)
 
 
 if __name__ == "__main__":
