@@ -16,6 +16,7 @@ from nst_tf.video import flow
 from nst_tf.video.temporal import TemporalTerm, temporal_loss
 from scripts.synthetic_clips import moving_square_clip, panned_clip, texture
 from tests.conftest import REPO, cli_command, cli_env, wait_for_line
+from tests.float32 import assert_close
 
 cv2 = pytest.importorskip("cv2")
 imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
@@ -75,7 +76,7 @@ def test_warping_undoes_a_hand_made_shift():
     np.testing.assert_allclose(flow.warp(shifted, backward)[4:-4, 4:-4], image[4:-4, 4:-4])
     half = np.full((40, 50, 2), 0.5, np.float32)  # half a pixel: bilinear, the mean of two
     expected = (image[:, 5:25] + image[:, 6:26]) / 2
-    np.testing.assert_allclose(flow.warp(image, half * [1, 0])[:, 5:25], expected, rtol=1e-5)
+    assert_close(flow.warp(image, half * [1, 0])[:, 5:25], expected, 1, what="bilinear")
 
 
 def test_closest_first_holds_each_pixel_to_the_nearest_visible_frame():
@@ -91,7 +92,7 @@ def test_the_temporal_term_value_and_gradient_against_numpy():
     targets = rng.uniform(-100, 100, (2, 6, 5, 3)).astype(np.float32)
     weights = (rng.uniform(size=(2, 6, 5, 1)) > 0.3).astype(np.float32)
     expected = sum(np.mean(weights[j] * (image[0] - targets[j]) ** 2) for j in range(2))
-    assert float(temporal_loss(image, targets, weights)) == pytest.approx(expected, rel=1e-5)
+    assert_close(temporal_loss(image, targets, weights), expected, 1, image.size, "temporal")
     term = TemporalTerm(6, 5, frames=2)
     term.load([targets[0]], [weights[0, ..., 0]], strength=0.5)  # one earlier frame only
     x = tf.constant(image)
@@ -101,7 +102,7 @@ def test_the_temporal_term_value_and_gradient_against_numpy():
     gradient = tape.gradient(value, x).numpy()
     assert float(value) == pytest.approx(0.5 * np.mean(weights[0] * (image[0] - targets[0]) ** 2))
     numeric = 0.5 * 2 * weights[0] * (image[0] - targets[0]) / image[0].size
-    np.testing.assert_allclose(gradient[0], numeric, rtol=1e-5, atol=1e-9)
+    assert_close(gradient[0], numeric, 1, what="gradient")  # elementwise: no sum
     term.load([], [], strength=0.5)  # the first frame: no earlier frame, no pull
     assert float(term(x)) == 0.0
 
