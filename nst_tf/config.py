@@ -39,6 +39,7 @@ OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
 PRECISIONS = ("float32", "tf32", "mixed")
 HISTORY_DTYPES = ("float64", "float32")
 EVALUATIONS = ("auto", "lean", "lean_xla", "autodiff", "autodiff_xla")
+CALIBRATIONS = ("cached", "refresh", "off")
 LEAN_BACKBONES = ("vgg19", "vgg16")
 INITS = ("content", "noise", "style")
 WEIGHT_SOURCES = ("imagenet", "none", "hed")
@@ -117,8 +118,14 @@ class StyleConfig:
     evaluation: str = _setting(
         "auto",
         "How the loss gradient is computed: lean (hand-written backward pass, least memory; VGG"
-        " only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto picks the "
-        "fastest measured for the device: lean on CPUs, autodiff_xla on GPUs.",
+        " only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto: the fastest"
+        " that fits in memory, timed on this machine (see --calibration).",
+    )
+    calibration: str = _setting(
+        "cached",
+        "With --evaluation=auto from 192 px: cached (time the paths on the first run per "
+        "backbone, size, device and TensorFlow version, then reuse the choice from "
+        "~/.cache/nst_tf), refresh (time them again) or off (the device's default, unmeasured).",
     )
     precision: str = _setting(
         "tf32",
@@ -207,6 +214,7 @@ class StyleConfig:
             ("optimizer", OPTIMIZERS),
             ("precision", PRECISIONS),
             ("evaluation", EVALUATIONS),
+            ("calibration", CALIBRATIONS),
             ("lbfgs_history_dtype", HISTORY_DTYPES),
         ):
             _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")

@@ -21,6 +21,9 @@ measures an explicit NCHW model (same loss and gradient) should a GPU show other
 
 from __future__ import annotations
 
+import functools
+import os
+
 from nst_tf.config import LEAN_BACKBONES, StyleConfig
 
 CPU_EVALUATION = "lean"
@@ -55,6 +58,37 @@ def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
 def evaluation_for(config: StyleConfig) -> str:
     """The evaluation that runs for `config` on this machine (`resolve_evaluation`)."""
     return resolve_evaluation(config.evaluation, config.backbone, gpu_visible())
+
+
+@functools.cache
+def device_name() -> str:
+    """The GPU TensorFlow computes on, else this machine's CPU model, its core count and its
+    widest vector instructions (oneDNN's kernels, so the speeds, depend on them)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    model, flags = "CPU", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name.strip() == "model name":
+                    model = value.strip()
+                elif name.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+    return ", ".join(part for part in (model, f"{os.cpu_count()} cores", vector) if part)
+
+
+def tensorflow_version() -> str:
+    """The TensorFlow version that computes."""
+    import tensorflow as tf
+
+    return tf.__version__
 
 
 def uses_lean_backward(evaluation: str) -> bool:

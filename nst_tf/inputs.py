@@ -39,18 +39,40 @@ def plan_memory(
     """`memory.plan` for the sizes the images are about to be resized to, in host memory and,
     where TensorFlow computes on a GPU, in the GPU's: before resizing, so that a huge
     --max_size is refused, not allocated. Logs when the image is evaluated in blocks."""
-    height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
     style_side = round(config.style_scale * config.max_size)
     style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    gpu = machine.gpu_memory() if devices.gpu_visible() else None
     available = machine.available_bytes()
-    evaluation = devices.evaluation_for(config)
-    planned = memory.plan(config, height, width, evaluation, available, gpu)
+    planned = _plan(config, content_rgb, devices.evaluation_for(config), available)
     memory.check_targets(config, style_sizes, planned.tile, available)
     if planned.tile:
+        height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
         log.info("%dx%d: evaluating in blocks of %d px (peak about %.1f GiB)", width, height,
                  planned.tile, (planned.gpu_bytes or planned.host_bytes) / 2**30)  # fmt: skip
     return planned
+
+
+def fits_whole(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray], evaluation: str
+) -> bool:
+    """Whether `config`'s image, evaluated on path `evaluation`, fits the memory budget whole
+    (`memory.plan` gives no blocks) and its style targets fit too."""
+    available = machine.available_bytes()
+    try:
+        planned = _plan(config, content_rgb, evaluation, available)
+        style_side = round(config.style_scale * config.max_size)
+        sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
+        memory.check_targets(config, sizes, planned.tile, available)
+    except memory.ResourceError:
+        return False
+    return planned.tile == 0
+
+
+def _plan(
+    config: StyleConfig, content_rgb: np.ndarray, evaluation: str, available: int | None
+) -> memory.MemoryPlan:
+    height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
+    gpu = machine.gpu_memory() if devices.gpu_visible() else None
+    return memory.plan(config, height, width, evaluation, available, gpu)
 
 
 def plan_scales(

@@ -10,6 +10,7 @@ content's colours).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,16 +19,20 @@ import numpy as np
 
 from nst_tf import colors, devices, multiscale, preprocess
 from nst_tf.config import StyleConfig
+from nst_tf.evaluation import auto
 from nst_tf.evaluation.block_targets import block_targets
+from nst_tf.evaluation.calibrate import Calibration
 from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets
-from nst_tf.inputs import initial_image, plan_scales, resize_images
+from nst_tf.inputs import fits_whole, initial_image, plan_scales, resize_images
 from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.optim.common import LbfgsState, OptimizeResult
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
 from nst_tf.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Prepared:
     tiles: dict[int, int]
     device_chunk: int = 10
     image_terms: tuple = ()
+    calibration: Calibration = Calibration("", "given")
 
 
 def stylize(
@@ -80,6 +86,7 @@ def stylize(
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
     with precision_scope(config.precision):
         prepared = prepare(config, content_rgb, styles, workspace, device_chunk, image_terms)
+        config = prepared.config  # the evaluation path auto chose
         preparing = time.perf_counter() - started
         if config.scales == 1:
             result = stylize_scale(prepared, config, callback, init_rgb, optimizer_state)
@@ -90,6 +97,7 @@ def stylize(
             tile_size=prepared.tiles[config.max_size],
             setup_seconds=preparing + result.setup_seconds,
             evaluation=prepared.evaluation,
+            calibration=prepared.calibration.as_record(),
             precision=effective_precision(config.precision, gpu_compute_capabilities()),
             devices=devices.device_names(),
         )
@@ -103,20 +111,47 @@ def prepare(
     device_chunk: int = 10,
     image_terms: Sequence = (),
 ) -> Prepared:
-    """Check the config against the arrays (blend weights, sizes at every scale) and plan each
-    scale's memory (`inputs.plan_scales`: the whole image, or blocks where it would not fit or
-    would outgrow a finer scale's blocks; memory.ResourceError where nothing fits), before
-    anything is resized or built; then get the feature model (into `workspace`, a new one if
-    None)."""
+    """Check the config against the arrays (blend weights, sizes at every scale), resolve
+    --evaluation=auto (`evaluation.auto`: measured or cached; the Prepared's config names the
+    path chosen) and plan each scale's memory (`inputs.plan_scales`: the whole image, or blocks
+    where it would not fit or would outgrow a finer scale's blocks; memory.ResourceError where
+    nothing fits), before the run's images are resized; then get the feature model (into
+    `workspace`, a new one if None)."""
     if not styles_rgb:
         raise ValueError("stylize needs at least one style image")
     blend = config.blend_weights(len(styles_rgb))
-    tiles = plan_scales(config, content_rgb, styles_rgb)
     workspace = workspace or Workspace()
+    calibration = choose_evaluation(config, content_rgb, styles_rgb, workspace)
+    config = config.replace(evaluation=calibration.choice)
+    tiles = plan_scales(config, content_rgb, styles_rgb)
     workspace.feature_model(config)
-    evaluation = devices.evaluation_for(config)
-    return Prepared(config, content_rgb, tuple(styles_rgb), blend, workspace, evaluation, tiles,
-                    device_chunk, tuple(image_terms))  # fmt: skip
+    return Prepared(config, content_rgb, tuple(styles_rgb), blend, workspace, calibration.choice,
+                    tiles, device_chunk, tuple(image_terms), calibration)  # fmt: skip
+
+
+def choose_evaluation(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, workspace: Workspace
+) -> Calibration:
+    """The path --evaluation=auto runs (`evaluation.auto.choose`; any other value as it is),
+    logged unless this workspace chose it before. Candidates are timed on this run's images at
+    its finest scale, in `workspace` (the winner's traced function is the run's)."""
+    final = config.replace(scales=1, scale_split=())
+
+    def one_evaluation(path: str) -> Callable[[], object]:
+        candidate = final.replace(evaluation=path)
+        evaluator = evaluator_for(candidate, content_rgb, styles_rgb, workspace)
+        content, _ = resize_images(candidate, content_rgb, styles_rgb)
+        start = preprocess.space_for(config.backbone).from_rgb(content)
+        x = start.astype(np.float64).ravel()
+        return lambda: evaluator(x)
+
+    def fits(path: str) -> bool:
+        return fits_whole(final, content_rgb, styles_rgb, path)
+
+    calibration = auto.choose(final, content_rgb, fits, one_evaluation, workspace.calibrations)
+    if calibration.source not in ("given", "remembered"):
+        log.info(calibration.describe())
+    return calibration
 
 
 def stylize_scale(
@@ -187,7 +222,7 @@ def evaluator_for(
     resizes them): for benchmarks and checks that time or test one evaluation."""
     prepared = prepare(config, content_rgb, list(styles_rgb), workspace)
     content, styles = resize_images(config, content_rgb, styles_rgb)
-    return build_evaluator(prepared, config, content, styles)
+    return build_evaluator(prepared, prepared.config, content, styles)
 
 
 def optimize_image(

@@ -51,10 +51,11 @@ class StylizeResult:
     """The stylised image (RGB uint8 and model space float32, (H, W, 3)), how the run ended,
     the start image's losses, one IterationRecord per iteration and what ran: setup_seconds
     (building the model, computing the targets, tracing and compiling the loss function and
-    evaluating the start image, before the first iteration), the evaluation path
-    (`devices.resolve_evaluation`), the precision (`precision.effective_precision`) and the
-    devices TensorFlow saw. optimizer_state: lbfgs_tf's state at the end (to continue);
-    tile_size: the block side the final scale was evaluated in (0: the whole image)."""
+    evaluating the start image, before the first iteration), the evaluation path and how
+    --evaluation=auto chose it (`calibrate.Calibration.as_record`), the precision
+    (`precision.effective_precision`) and the devices TensorFlow saw. optimizer_state:
+    lbfgs_tf's state at the end (to continue); tile_size: the block side the final scale was
+    evaluated in (0: the whole image)."""
 
     image_rgb: np.ndarray
     image_vgg: np.ndarray
@@ -69,6 +70,7 @@ class StylizeResult:
     tile_size: int = 0
     setup_seconds: float = 0.0
     evaluation: str = ""
+    calibration: dict | None = None
     precision: str = ""
     devices: tuple[str, ...] = ()
 

@@ -60,6 +60,7 @@ class Workspace:
         self._functions: dict[tuple, LossFunction] = {}
         self._forwards: dict[tuple, Callable] = {}
         self._device_optimizers: dict[tuple, object] = {}
+        self.calibrations: dict[str, object] = {}  # --evaluation=auto's choices (evaluation.auto)
         self.optimizer_builds = 0
         self.builds = 0
         self.traces = 0

@@ -299,13 +299,8 @@ def auto_evaluation() -> str:
 
 
 def device_name() -> str:
-    """The GPU TensorFlow computes on, or this machine's CPU model."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        models = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-    return f"{models[0] if models else 'CPU'} ({os.cpu_count()} cores)"
+    """The GPU TensorFlow computes on, or this machine's CPU (`devices.device_name`)."""
+    return devices.device_name()
 
 
 def loop_seconds(size: int, iterations: int) -> dict:

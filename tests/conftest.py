@@ -46,6 +46,13 @@ def strict_float32():
     tf.config.experimental.enable_tensor_float_32_execution(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """--evaluation=auto's cache (`calibrate.cache_path`) in a folder of this session's, for
+    the tests and the command lines they start: none writes to the user's ~/.cache."""
+    os.environ["NST_TF_CACHE_DIR"] = str(tmp_path_factory.mktemp("nst_tf_cache"))
+
+
 @pytest.fixture
 def make_image(tmp_path):
     """Write a smooth random RGB image of the given size and return its path."""

@@ -60,8 +60,8 @@ def finish_run(reporter: ProgressReporter, result: StylizeResult) -> JobOutcome:
 
 
 def _what_ran(result: StylizeResult) -> dict:
-    return {"evaluation": result.evaluation, "precision": result.precision,
-            "devices": result.devices}  # fmt: skip
+    return {"evaluation": result.evaluation, "calibration": result.calibration,
+            "precision": result.precision, "devices": result.devices}  # fmt: skip
 
 
 def _outcome_fields(reporter: ProgressReporter, result: StylizeResult) -> dict:

@@ -65,6 +65,7 @@ def build_record(
         "seed": settings.get("seed"),
         "precision": ran.get("precision"),
         "evaluation": ran.get("evaluation"),
+        "calibration": ran.get("calibration"),
         "versions": versions,
         "inputs": inputs,
         **outcome,

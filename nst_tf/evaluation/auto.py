@@ -1,0 +1,64 @@
+"""The evaluation path `--evaluation=auto` runs for a run's images: among the candidate paths
+whose whole-image evaluation fits the memory budget, the one `calibrate` measured fastest here
+(or found in its cache), else the device's default (`devices.resolve_evaluation`).
+
+A coarse-to-fine run is measured at its finest scale, where nearly all its time goes, and runs
+every scale with that choice. A run evaluated in blocks keeps the device's default path (the
+blocks bound the memory; their cost is the blocks').
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nst_tf import devices, image_io
+from nst_tf.config import LEAN_BACKBONES, StyleConfig
+from nst_tf.evaluation import calibrate
+from nst_tf.evaluation.calibrate import Calibration
+
+
+def candidates(backbone: str) -> tuple[str, ...]:
+    """The evaluation paths `backbone` can run (the lean backward pass is VGG's only)."""
+    if backbone in LEAN_BACKBONES:
+        return ("lean", "lean_xla", "autodiff", "autodiff_xla")
+    return ("autodiff", "autodiff_xla")
+
+
+def choose(
+    config: StyleConfig,
+    content_rgb: np.ndarray,
+    fits: Callable[[str], bool],
+    one_evaluation: Callable[[str], Callable[[], object]],
+    memo: dict | None = None,
+) -> Calibration:
+    """The path `config` runs. `fits(path)`: whether the final scale's whole image fits the
+    memory budget on that path; `one_evaluation(path)`: builds that path for this run's images
+    and returns a call that evaluates once (for `calibrate.measure`); `memo`: choices already
+    made in this process (a Workspace's), consulted before the cache file."""
+    if config.evaluation != "auto":
+        return Calibration(config.evaluation, "given")
+    default = devices.evaluation_for(config)
+    if config.calibration == "off":
+        return Calibration(default, "default", reason="--calibration=off")
+    long_side = max(image_io.long_side_size(*content_rgb.shape[:2], config.max_size))
+    if long_side < calibrate.MIN_SIDE:
+        return Calibration(default, "default", reason=f"{long_side} px is not measured")
+    fitting = tuple(path for path in candidates(config.backbone) if fits(path))
+    if len(fitting) < 2:
+        reason = "the one path that fits whole" if fitting else "in blocks"
+        return Calibration(fitting[0] if fitting else default, "default", reason=reason)
+    key = calibrate.cache_key(config.backbone, config.precision, long_side,
+                              devices.device_name(), devices.tensorflow_version())  # fmt: skip
+    memo = {} if memo is None else memo
+    path = calibrate.cache_path()
+    if config.calibration == "cached":
+        known = memo.get(key) or calibrate.cached(path, key, fitting)
+        if known is not None:
+            memo[key] = Calibration(known.choice, "remembered", known.seconds, key)
+            return known
+    measured = calibrate.measure({p: lambda p=p: one_evaluation(p) for p in fitting}, key)
+    calibrate.store(path, measured)
+    memo[key] = Calibration(measured.choice, "remembered", measured.seconds, key)
+    return measured

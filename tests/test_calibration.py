@@ -1,0 +1,149 @@
+"""--evaluation=auto by measurement (`evaluation.calibrate`, `evaluation.auto`): the timing
+procedure on a fake clock, the cache, which paths are candidates, and a real run that measures,
+caches and then reuses its choice."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from nst_tf import StyleConfig, devices, stylize
+from nst_tf.evaluation import auto, calibrate
+from nst_tf.evaluation.calibrate import Calibration
+from nst_tf.workspace import Workspace
+
+
+class FakeClock:
+    """A clock that each fake evaluation advances by its path's seconds."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.calls = []
+
+    def __call__(self):
+        return self.now
+
+    def evaluation(self, path, seconds):
+        def build():
+            def call():
+                self.calls.append(path)
+                self.now += seconds.pop(0) if isinstance(seconds, list) else seconds
+
+            return call
+
+        return build
+
+
+def test_the_fastest_wins_after_an_untimed_first_call_and_a_second_look_at_close_ones():
+    clock = FakeClock()
+    builders = {
+        "lean": clock.evaluation("lean", [9.0, 2.00, 1.90]),  # first call: tracing, untimed
+        "autodiff": clock.evaluation("autodiff", [5.0, 1.95, 2.10]),
+        "autodiff_xla": clock.evaluation("autodiff_xla", [30.0, 3.0]),  # 1.5x: one look only
+    }
+    result = calibrate.measure(builders, "key", clock)
+    assert result.choice == "lean" and result.source == "measured"
+    assert result.seconds == {"lean": 1.9, "autodiff": 1.95, "autodiff_xla": 3.0}
+    # warm-ups first, then a round of all interleaved, then a round of the close ones
+    assert clock.calls == ["lean", "autodiff", "autodiff_xla", "lean", "autodiff",
+                           "autodiff_xla", "lean", "autodiff"]  # fmt: skip
+    assert result.cost_seconds == pytest.approx(9 + 5 + 30 + 2 + 1.95 + 3 + 1.9 + 2.1)
+
+
+def test_the_cache_keeps_a_choice_per_key_and_ignores_what_it_cannot_use(tmp_path):
+    path = str(tmp_path / "sub" / "evaluation.json")
+    assert calibrate.cached(path, "k", ("lean",)) is None  # no file yet
+    calibrate.store(path, Calibration("autodiff", "measured", {"autodiff": 1.6, "lean": 1.9}, "k"))
+    calibrate.store(path, Calibration("lean", "measured", {"lean": 0.3}, "other"))
+    hit = calibrate.cached(path, "k", ("lean", "autodiff"))
+    assert (hit.choice, hit.source) == ("autodiff", "cached")
+    assert hit.seconds == {"autodiff": 1.6, "lean": 1.9}
+    assert calibrate.cached(path, "k", ("lean",)) is None  # the choice no longer fits
+    assert calibrate.cached(path, "missing", ("lean",)) is None
+    open(path, "w").write("{not json")
+    assert calibrate.cached(path, "k", ("autodiff",)) is None
+
+
+def test_the_cache_lives_under_the_users_cache_folder():
+    home = calibrate.cache_path({})
+    assert home.endswith("/.cache/nst_tf/evaluation.json")
+    assert calibrate.cache_path({"XDG_CACHE_HOME": "/x"}) == "/x/nst_tf/evaluation.json"
+    assert calibrate.cache_path({"NST_TF_CACHE_DIR": "/y", "XDG_CACHE_HOME": "/x"}) == (
+        "/y/evaluation.json"
+    )
+
+
+@pytest.mark.parametrize("side, bucket", [(192, 256), (362, 256), (363, 512), (700, 512),
+                                          (800, 1024), (4096, 4096)])  # fmt: skip
+def test_sizes_share_a_choice_within_a_power_of_two(side, bucket):
+    assert calibrate.size_bucket(side) == bucket
+
+
+def never(path):
+    raise AssertionError(f"{path} should not be measured")
+
+
+def choose(config, side=512, fits=lambda path: True, one_evaluation=never, memo=None):
+    content = np.zeros((side * 3 // 4, side, 3), np.uint8)
+    return auto.choose(config, content, fits, one_evaluation, memo)
+
+
+def test_unmeasured_cases_keep_a_given_path_or_the_devices_default():
+    base = StyleConfig(weights="none")
+    default = devices.evaluation_for(base)
+    assert choose(base.replace(evaluation="autodiff")).choice == "autodiff"
+    off = choose(base.replace(calibration="off"))
+    assert (off.choice, off.source, off.reason) == (default, "default", "--calibration=off")
+    small = choose(base.replace(max_size=128))
+    assert (small.choice, small.reason) == (default, "128 px is not measured")
+    only = choose(base, fits=lambda path: path == "lean")
+    assert (only.choice, only.reason) == ("lean", "the one path that fits whole")
+    assert choose(base, fits=lambda path: False).reason == "in blocks"
+    assert auto.candidates("resnet50") == ("autodiff", "autodiff_xla")
+
+
+def test_only_paths_that_fit_are_measured_and_the_choice_is_cached_then_remembered():
+    config = StyleConfig(weights="none", calibration="refresh")
+    timed = []
+
+    def one_evaluation(path):
+        timed.append(path)
+        return lambda: None
+
+    fits = {"lean": True, "lean_xla": False, "autodiff": True, "autodiff_xla": False}.get
+    memo = {}
+    measured = choose(config, 700, fits.__call__, one_evaluation, memo)
+    assert sorted(timed) == ["autodiff", "lean"] and measured.source == "measured"
+    assert "512 px" in measured.key and devices.device_name() in measured.key
+    again = choose(config.replace(calibration="cached"), 600, fits.__call__, never, memo)
+    assert (again.choice, again.source) == (measured.choice, "remembered")
+    from_file = choose(config.replace(calibration="cached"), 600, fits.__call__, never)
+    assert (from_file.choice, from_file.source) == (measured.choice, "cached")
+    entries = json.load(open(calibrate.cache_path()))
+    assert entries[measured.key]["choice"] == measured.choice
+
+
+def test_a_run_measures_its_paths_logs_the_choice_and_the_next_run_reuses_it(caplog):
+    """A real run (random VGG16 cut at block2: the paths differ little, but every one runs):
+    the choice is a candidate, runs, is named in the result, and a second run with the same
+    workspace takes it without measuring or tracing again."""
+    rng = np.random.default_rng(0)
+    content = rng.integers(0, 256, (144, 192, 3), dtype=np.uint8)
+    style = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    config = StyleConfig(weights="none", backbone="vgg16", max_size=192, iterations=2,
+                         content_layers=("block2_conv2",), calibration="refresh",
+                         style_layers=("block1_conv1", "block2_conv1"))  # fmt: skip
+    workspace = Workspace()
+    with caplog.at_level(logging.INFO, logger="nst_tf.pipeline"):
+        first = stylize(content, style, config, workspace=workspace)
+    assert first.calibration["source"] == "measured"
+    assert first.evaluation == first.calibration["choice"] in auto.candidates("vgg16")
+    assert set(first.calibration["seconds"]) == set(auto.candidates("vgg16"))
+    assert [r.getMessage() for r in caplog.records if "evaluation: " in r.getMessage()] == [
+        Calibration(**{**first.calibration, "source": "measured"}).describe()
+    ]
+    traces = workspace.traces
+    second = stylize(content, style, config.replace(calibration="cached"), workspace=workspace)
+    assert second.calibration["source"] == "remembered" and second.evaluation == first.evaluation
+    assert workspace.traces == traces
