@@ -123,9 +123,9 @@ class StyleConfig:
     )
     calibration: str = _setting(
         "cached",
-        "With --evaluation=auto from 192 px: cached (time the paths on the first run per "
-        "backbone, size, device and TensorFlow version, then reuse the choice from "
-        "~/.cache/nst_tf), refresh (time them again) or off (the device's default, unmeasured).",
+        "With --evaluation=auto from 192 px: cached (time the paths once per backbone, size, "
+        "device and TensorFlow; reuse the choice, ~/.cache/nst_tf), refresh (time them again) "
+        "or off (the device's default, unmeasured).",
     )
     precision: str = _setting(
         "tf32",
@@ -238,23 +238,13 @@ class StyleConfig:
             _require(getattr(self, name) > 0, name, "must be a positive integer")
         _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
         _require(self.tile_size >= 0, "tile_size", "must be zero or positive")
-        _require(
-            math.isfinite(self.memory_limit) and self.memory_limit >= 0,
-            "memory_limit",
-            "must be zero or a positive number of GiB",
-        )
+        for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number")):
+            ok = math.isfinite(getattr(self, name)) and getattr(self, name) >= 0
+            _require(ok, name, f"must be zero or a positive {unit}")
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             _require(_positive(getattr(self, name)), name, "must be a positive finite number")
-        _require(
-            math.isfinite(self.tv_weight) and self.tv_weight >= 0,
-            "tv_weight",
-            "must be zero or a positive finite number",
-        )
-        _require(
-            math.isfinite(self.scale_factor) and self.scale_factor > 1,
-            "scale_factor",
-            "must be a finite number above 1",
-        )
+        factor_ok = math.isfinite(self.scale_factor) and self.scale_factor > 1
+        _require(factor_ok, "scale_factor", "must be a finite number above 1")
         _require(self.iterations >= self.scales, "iterations", "must be at least --scales")
 
     def _check_combinations(self) -> None:

@@ -1,22 +1,19 @@
-"""The device TensorFlow computes on, and the evaluation `--evaluation=auto` picks for it.
+"""The device TensorFlow computes on, and the evaluation `--evaluation=auto` falls back to.
 
 An evaluation is one loss+gradient computation; its two choices are the backward pass (the
 hand-written `lean_vgg` one, or TensorFlow's autodiff through the Keras model) and whether XLA
-compiles it. Per device type, the fastest measured at 512 px with VGG19 (one evaluation):
-- CPU, 2 cores: on the host of the earlier benchmarks (docs/benchmark.json, matmul peak 176
-  GFLOP/s) lean 2.88 s, lean + XLA 2.87 s, autodiff + XLA 3.09 s; on a faster host of the same
-  machine kind (AVX-512, peak 304 GFLOP/s; docs/benchmark_paths_cpu.json, 2026-11-23)
-  autodiff 1.60 s, lean + XLA 1.64 s, autodiff + XLA 1.74 s, lean 1.90 s. The hosts disagree
-  by 10-15 %; memory (measured on the second) favours lean clearly: 1024 px peaks 2.9 GB,
-  autodiff 3.6, lean + XLA 4.4, autodiff + XLA 7.0 (`memory.ACTIVATION_FACTORS`). So the CPU
-  keeps lean.
-- NVIDIA H100 (issue 11's figures, TensorFlow 2.21, TF32): autodiff + XLA 4.8 ms; lean + XLA
-  10 ms; lean 14 ms; autodiff 18 ms (not yet re-measured by this project: `scripts/benchmark.py`
-  prints all four on a GPU, and GPU_EVALUATION follows its fastest).
-Non-VGG backbones have no lean pass: autodiff (with XLA on a GPU). There is no channels-first
-(NCHW) path: on a GPU TensorFlow's graph optimiser (Grappler's layout pass) and XLA pick the
-convolutions' layouts themselves; `scripts/benchmark.py --paths autodiff_nchw,autodiff_nchw_xla`
-measures an explicit NCHW model (same loss and gradient) should a GPU show otherwise.
+compiles it. Which is fastest differs between hosts of one machine kind: at 512 px with VGG19
+on 2 Intel cores, lean 2.88 s and autodiff + XLA 3.09 s on one host (docs/benchmark.json),
+autodiff 1.60 s and lean 1.90 s on a faster AVX-512 one (docs/benchmark_paths_cpu.json); on an
+NVIDIA H100 autodiff + XLA 4.8 ms, lean 14 ms (issue 11). So auto measures
+(`evaluation.auto`, `evaluation.calibrate`: the paths that fit, timed on the run's images, the
+winner cached per device) and uses these per-device defaults only where it does not measure
+(small images, runs in blocks, --calibration=off, estimates): lean on a CPU (least memory:
+1024 px peaks 2.9 GB, autodiff 3.6, lean + XLA 4.4, autodiff + XLA 7.0), autodiff + XLA on a
+GPU. Non-VGG backbones have no lean pass: autodiff (with XLA on a GPU). There is no
+channels-first (NCHW) path: on a GPU TensorFlow's graph optimiser (Grappler's layout pass) and
+XLA pick the convolutions' layouts themselves; `scripts/benchmark.py --paths
+autodiff_nchw,autodiff_nchw_xla` measures an explicit NCHW model should a GPU show otherwise.
 """
 
 from __future__ import annotations
@@ -45,8 +42,8 @@ def device_names() -> tuple[str, ...]:
 
 
 def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
-    """The evaluation that runs: `evaluation` itself unless "auto", which becomes the fastest
-    for the device (see the module doc), autodiff for backbones without a lean pass."""
+    """`evaluation` itself unless "auto", which becomes the device's default where auto does
+    not measure (see the module doc), autodiff for backbones without a lean pass."""
     if evaluation != "auto":
         return evaluation
     chosen = GPU_EVALUATION if on_gpu else CPU_EVALUATION
@@ -56,7 +53,8 @@ def resolve_evaluation(evaluation: str, backbone: str, on_gpu: bool) -> str:
 
 
 def evaluation_for(config: StyleConfig) -> str:
-    """The evaluation that runs for `config` on this machine (`resolve_evaluation`)."""
+    """`config`'s evaluation on this machine, auto unmeasured (`resolve_evaluation`; a run's
+    measured choice: `pipeline.choose_evaluation`)."""
     return resolve_evaluation(config.evaluation, config.backbone, gpu_visible())
 
 

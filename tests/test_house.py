@@ -22,13 +22,13 @@ LAYERS = [
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
      "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss",
-     "evaluation.block_targets"},
+     "evaluation.block_targets", "evaluation.calibrate", "evaluation.auto"},
     {"optim.device_lbfgsb", "optim.tf_lbfgsb"},  # the in-graph optimiser runs the loss
     {"results", "workspace", "inputs", "multiscale", "pipeline"},
     {""},  # the package itself: the public API
     {"cli", "cli.run_config", "cli.flags", "cli.signals", "cli.startup", "cli.checkpoint",
      "cli.record", "cli.tensorboard", "cli.resume", "cli.reporter", "cli.finish", "cli.job",
-     "cli.main"},
+     "cli.main", "cli.overrides"},
     {"sweep", "sweep.config", "sweep.grid", "sweep.cells", "sweep.results", "sweep.sheets",
      "sweep.estimate", "sweep.runner", "sweep.ray_runner", "video", "video.config",
      "video.frames", "video.flow", "video.temporal", "video.loop", "video.job"},
