@@ -45,10 +45,11 @@ def choose(
     long_side = max(image_io.long_side_size(*content_rgb.shape[:2], config.max_size))
     if long_side < calibrate.MIN_SIDE:
         return Calibration(default, "default", reason=f"{long_side} px is not measured")
-    fitting = tuple(path for path in candidates(config.backbone) if fits(path))
+    if not fits(default):  # in blocks: the default path, unmeasured (see the module doc)
+        return Calibration(default, "default", reason="in blocks")
+    fitting = tuple(path for path in candidates(config.backbone) if path == default or fits(path))
     if len(fitting) < 2:
-        reason = "the one path that fits whole" if fitting else "in blocks"
-        return Calibration(fitting[0] if fitting else default, "default", reason=reason)
+        return Calibration(default, "default", reason="the one path that fits whole")
     key = calibrate.cache_key(config.backbone, config.precision, long_side,
                               devices.device_name(), devices.tensorflow_version())  # fmt: skip
     memo = {} if memo is None else memo
