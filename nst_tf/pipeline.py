@@ -19,7 +19,7 @@ import numpy as np
 
 from nst_tf import colors, devices, multiscale, preprocess
 from nst_tf.config import StyleConfig
-from nst_tf.evaluation import auto
+from nst_tf.evaluation import auto, calibrate
 from nst_tf.evaluation.block_targets import block_targets
 from nst_tf.evaluation.calibrate import Calibration
 from nst_tf.evaluation.evaluator import Evaluator
@@ -96,8 +96,8 @@ def stylize(
             result,
             tile_size=prepared.tiles[config.max_size],
             setup_seconds=preparing + result.setup_seconds,
-            evaluation=prepared.evaluation,
-            calibration=prepared.calibration.as_record(),
+            evaluation=result.evaluation or prepared.evaluation,
+            calibration=result.calibration or prepared.calibration.as_record(),
             precision=effective_precision(config.precision, gpu_compute_capabilities()),
             devices=devices.device_names(),
         )
@@ -133,8 +133,10 @@ def choose_evaluation(
     config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, workspace: Workspace
 ) -> Calibration:
     """The path --evaluation=auto runs (`evaluation.auto.choose`; any other value as it is),
-    logged unless this workspace chose it before. Candidates are timed on this run's images at
-    its finest scale, in `workspace` (the winner's traced function is the run's)."""
+    logged unless this workspace chose it before. Where it must be measured, the candidates are
+    timed on the finest scale's first evaluations (`build_evaluator`: a race), or, for the
+    in-graph optimiser, which traces one path, on this run's images before it starts, in
+    `workspace` (the winner's traced function is the run's)."""
     final = config.replace(scales=1, scale_split=())
 
     def one_evaluation(path: str) -> Callable[[], object]:
@@ -148,7 +150,8 @@ def choose_evaluation(
     def fits(path: str) -> bool:
         return fits_whole(final, content_rgb, styles_rgb, path)
 
-    calibration = auto.choose(final, content_rgb, fits, one_evaluation, workspace.calibrations)
+    calibration = auto.choose(final, content_rgb, fits, one_evaluation, workspace.calibrations,
+                              race=config.optimizer != "lbfgs_tf")  # fmt: skip
     if calibration.source not in ("given", "remembered"):
         log.info(calibration.describe())
     return calibration
@@ -175,6 +178,8 @@ def stylize_scale(
     image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
+    racing = evaluator.loss_function
+    evaluation, calibration = racing.what_ran() if hasattr(racing, "what_ran") else ("", None)
     return StylizeResult(
         image_rgb=image_rgb,
         image_vgg=result.x.astype(np.float32),
@@ -187,6 +192,8 @@ def stylize_scale(
         history=recorder.history,
         optimizer_state=result.state,
         setup_seconds=(recorder.ready_at or time.perf_counter()) - started,
+        evaluation=evaluation,
+        calibration=calibration,
     )
 
 
@@ -206,10 +213,23 @@ def build_evaluator(
     else:
         targets = compute_targets(feature_model, spec, content_vgg, styles, forward)
     height, width = content_rgb.shape[:2]
-    xla = devices.uses_xla(prepared.evaluation)
-    function = workspace.loss_function(feature_model, spec, targets, height, width, xla, tile,
-                                       prepared.image_terms)  # fmt: skip
-    return Evaluator(function, height, width)
+    calibration = prepared.calibration
+    racing = calibration.source == "racing" and config.max_size == prepared.config.max_size
+    functions = {}
+    for path in calibration.candidates if racing else (prepared.evaluation,):
+        model = workspace.feature_model(config.replace(evaluation=path))
+        functions[path] = workspace.loss_function(model, spec, targets, height, width,
+                                                  devices.uses_xla(path), tile,
+                                                  prepared.image_terms)  # fmt: skip
+    if not racing:
+        return Evaluator(functions[prepared.evaluation], height, width)
+
+    def decided(measured: Calibration) -> None:
+        auto.keep(measured, workspace.calibrations)
+        log.info(measured.describe())
+
+    race = calibrate.Race(calibration.candidates, calibration.key)
+    return Evaluator(auto.RacingLossFunction(functions, race, decided), height, width)
 
 
 def evaluator_for(

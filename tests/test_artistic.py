@@ -201,6 +201,7 @@ def test_other_backbones_run_with_their_own_layers_and_pixels(
         assert lower.min() == -1.0 and upper.max() == 1.0
 
 
+@pytest.mark.slow
 def test_api_blends_style_arrays_by_their_weights():
     """Arrays only, no file names: the blend weights act (0.7/0.3 differs from 0.3/0.7 and
     from either style alone), empty weights mean an equal blend, and the weights must match

@@ -206,7 +206,10 @@ def workspace():
 
 
 @pytest.mark.hed
-@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs_tf", "adam"])
+@pytest.mark.parametrize(
+    "optimizer",
+    ["lbfgs", *(pytest.param(name, marks=pytest.mark.slow) for name in ("lbfgs_tf", "adam"))],
+)
 def test_every_optimiser_takes_the_same_steps_in_blocks(optimizer, workspace):
     """Pretrained VGG16 (random weights make the landscape so rough that L-BFGS-B's line
     search amplifies float rounding within a few steps)."""
@@ -223,6 +226,7 @@ def test_every_optimiser_takes_the_same_steps_in_blocks(optimizer, workspace):
     assert np.abs(blocked.image_vgg - whole.image_vgg).max() < 0.5
 
 
+@pytest.mark.slow
 def test_a_block_wise_function_replaces_those_of_other_sizes():
     """Blocks mean memory is short: a coarse-to-fine run's finished scales (their traced
     functions and content maps) are dropped when a scale in blocks begins."""
@@ -239,6 +243,7 @@ def test_a_block_wise_function_replaces_those_of_other_sizes():
     assert workspace.traces == 3
 
 
+@pytest.mark.slow
 def test_a_stopped_block_wise_lbfgs_tf_run_resumes_exactly(workspace):
     config = StyleConfig(weights="none", backbone="vgg16", max_size=96, iterations=8,
                          optimizer="lbfgs_tf", tile_size=48)  # fmt: skip

@@ -35,20 +35,28 @@ class FakeClock:
         return build
 
 
-def test_the_fastest_wins_after_an_untimed_first_call_and_a_second_look_at_close_ones():
+def test_the_fastest_median_wins_after_an_untimed_first_call_and_more_looks_at_close_ones():
     clock = FakeClock()
     builders = {
-        "lean": clock.evaluation("lean", [9.0, 2.00, 1.90]),  # first call: tracing, untimed
-        "autodiff": clock.evaluation("autodiff", [5.0, 1.95, 2.10]),
-        "autodiff_xla": clock.evaluation("autodiff_xla", [30.0, 3.0]),  # 1.5x: one look only
+        "lean": clock.evaluation("lean", [9.0, 2.00, 1.90, 1.92]),  # first: tracing, untimed
+        "autodiff": clock.evaluation("autodiff", [5.0, 1.85, 2.10, 1.95]),  # a lucky 1.85
+        "autodiff_xla": clock.evaluation("autodiff_xla", [30.0, 3.0]),  # 1.6x: one look only
     }
     result = calibrate.measure(builders, "key", clock)
     assert result.choice == "lean" and result.source == "measured"
-    assert result.seconds == {"lean": 1.9, "autodiff": 1.95, "autodiff_xla": 3.0}
-    # warm-ups first, then a round of all interleaved, then a round of the close ones
-    assert clock.calls == ["lean", "autodiff", "autodiff_xla", "lean", "autodiff",
-                           "autodiff_xla", "lean", "autodiff"]  # fmt: skip
-    assert result.cost_seconds == pytest.approx(9 + 5 + 30 + 2 + 1.95 + 3 + 1.9 + 2.1)
+    assert result.seconds == {"lean": 1.92, "autodiff": 1.95, "autodiff_xla": 3.0}
+    # warm-ups first, then a round of all interleaved, then two rounds of the close ones
+    assert clock.calls == [
+        "lean",
+        "autodiff",
+        "autodiff_xla",
+        "lean",
+        "autodiff",
+        "autodiff_xla",
+        *["lean", "autodiff"] * 2,
+    ]
+    everything = 9 + 5 + 30 + 2 + 1.85 + 3 + 1.9 + 2.1 + 1.92 + 1.95
+    assert result.cost_seconds == pytest.approx(everything - 9)  # the winner's tracing is the run's
 
 
 def test_the_cache_keeps_a_choice_per_key_and_ignores_what_it_cannot_use(tmp_path):
@@ -124,26 +132,99 @@ def test_only_paths_that_fit_are_measured_and_the_choice_is_cached_then_remember
     assert entries[measured.key]["choice"] == measured.choice
 
 
-def test_a_run_measures_its_paths_logs_the_choice_and_the_next_run_reuses_it(caplog):
-    """A real run (random VGG16 cut at block2: the paths differ little, but every one runs):
-    the choice is a candidate, runs, is named in the result, and a second run with the same
-    workspace takes it without measuring or tracing again."""
+def test_a_race_serves_each_call_from_the_path_it_names_and_counts_only_the_extra_time():
+    """The optimiser's evaluations do the timing: set-up calls, a round, two more rounds of
+    the close paths, then the winner alone; the cost is what the race took beyond the winner's
+    time for as many evaluations and its own set-up."""
+    clock = FakeClock()
+    took = {"lean": [6.0, 1.6, 1.7, 1.55], "autodiff": [4.0, 1.5, 1.6, 1.5], "lean_xla": [9.0, 3]}
+    served, decided = [], []
+
+    def function(path):
+        def call(image):
+            served.append(path)
+            clock.now += took[path].pop(0) if took[path] else 1.5
+            return FakeTensor(1.0), FakeTensor(image), {}
+
+        return call
+
+    race = calibrate.Race(tuple(took), "k")
+    racing = auto.RacingLossFunction({p: function(p) for p in took}, race, decided.append, clock)
+    for _ in range(12):
+        racing(0.0)
+    assert served == ["lean", "autodiff", "lean_xla", "lean", "autodiff", "lean_xla",
+                      "lean", "autodiff", "lean", "autodiff", "autodiff", "autodiff"]  # fmt: skip
+    (outcome,) = decided
+    assert outcome.choice == "autodiff"
+    assert outcome.seconds == {"lean": 1.6, "autodiff": 1.5, "lean_xla": 3.0}
+    # 10 race calls took 31.45 s; the winner: 4 s of set-up, then 1.5 s an evaluation
+    assert outcome.cost_seconds == pytest.approx(31.45 - 4.0 - 9 * 1.5)
+    assert racing.what_ran() == ("autodiff", outcome.as_record())
+
+
+class FakeTensor:
+    def __init__(self, value):
+        self.value = value
+
+    def __float__(self):
+        return float(self.value)
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+
+def pair(side=192):
     rng = np.random.default_rng(0)
-    content = rng.integers(0, 256, (144, 192, 3), dtype=np.uint8)
-    style = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
-    config = StyleConfig(weights="none", backbone="vgg16", max_size=192, iterations=2,
-                         content_layers=("block2_conv2",), calibration="refresh",
-                         style_layers=("block1_conv1", "block2_conv1"))  # fmt: skip
+    content = rng.integers(0, 256, (side * 3 // 4, side, 3), dtype=np.uint8)
+    return content, rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+
+
+SMALL = StyleConfig(weights="none", backbone="vgg16", max_size=192, calibration="refresh",
+                    content_layers=("block2_conv2",),
+                    style_layers=("block1_conv1", "block2_conv1"))  # fmt: skip
+
+
+def test_a_run_times_its_paths_on_its_own_evaluations_and_the_next_run_reuses_the_choice(caplog):
+    """A real run (random VGG16 cut at block2: the paths differ little, but every one runs):
+    its first evaluations race the four paths, the winner is logged, named in the result and
+    cached, and a second run with the same workspace takes it without tracing again."""
+    content, style = pair()
     workspace = Workspace()
     with caplog.at_level(logging.INFO, logger="nst_tf.pipeline"):
-        first = stylize(content, style, config, workspace=workspace)
+        first = stylize(content, style, SMALL.replace(iterations=14), workspace=workspace)
     assert first.calibration["source"] == "measured"
     assert first.evaluation == first.calibration["choice"] in auto.candidates("vgg16")
     assert set(first.calibration["seconds"]) == set(auto.candidates("vgg16"))
-    assert [r.getMessage() for r in caplog.records if "evaluation: " in r.getMessage()] == [
-        Calibration(**{**first.calibration, "source": "measured"}).describe()
-    ]
+    lines = [r.getMessage() for r in caplog.records if "evaluation: " in r.getMessage()]
+    assert lines[0].startswith("evaluation: timing lean, lean_xla, autodiff, autodiff_xla")
+    assert lines[1:] == [Calibration(**{**first.calibration, "source": "measured"}).describe()]
+    assert json.load(open(calibrate.cache_path()))[first.calibration["key"]]["choice"] == (
+        first.evaluation
+    )
     traces = workspace.traces
-    second = stylize(content, style, config.replace(calibration="cached"), workspace=workspace)
+    second = stylize(content, style, SMALL.replace(iterations=3, calibration="cached"),
+                     workspace=workspace)  # fmt: skip
     assert second.calibration["source"] == "remembered" and second.evaluation == first.evaluation
     assert workspace.traces == traces
+
+
+def test_a_run_too_short_to_finish_the_race_says_so_and_caches_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("NST_TF_CACHE_DIR", str(tmp_path))
+    content, style = pair(200)
+    result = stylize(content, style, SMALL.replace(max_size=200, iterations=2))
+    assert (
+        result.calibration["source"] == "racing" and "ended before" in result.calibration["reason"]
+    )
+    assert result.evaluation == "lean,lean_xla,autodiff"  # three evaluations: start, 2 steps
+    assert calibrate.read_cache(calibrate.cache_path()) == {}
+
+
+def test_the_in_graph_optimiser_is_timed_before_it_starts():
+    """lbfgs_tf traces one path into its loop: the paths are timed on the run's images first."""
+    content, style = pair()
+    config = SMALL.replace(max_size=208, iterations=2, optimizer="lbfgs_tf")
+    result = stylize(content, style, config)
+    assert (
+        result.calibration["source"] == "measured"
+        and result.evaluation == (result.calibration["choice"])
+    )

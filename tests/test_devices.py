@@ -79,18 +79,20 @@ def test_workspace_keeps_one_model_per_backward_pass_and_precision():
 
 
 def test_the_record_names_the_evaluation_and_precision_that_ran(tmp_path, make_image):
-    from tests.conftest import run_cli
+    """The command's job in this process (the record is what it writes)."""
+    from tests.conftest import run_in_process
 
-    output = str(tmp_path / "out.png")
-    process = run_cli(
-        f"--content={make_image('c.png', 48, 40)}", f"--style={make_image('s.png', 40, 40)}",
-        f"--output={output}", "--weights=none", "--max_size=40", "--iterations=2",
-        "--evaluation=auto", "--precision=mixed",
+    status = run_in_process(
+        content=make_image("c.png", 48, 40), style=make_image("s.png", 40, 40),
+        output=str(tmp_path / "out.png"), weights="none", max_size=40, iterations=2,
+        evaluation="auto", precision="mixed",
     )  # fmt: skip
-    assert process.returncode == 0, process.stderr
+    assert status == 0
     record = json.load(open(tmp_path / "out.json"))
     assert record["evaluation"] == devices.resolve_evaluation(
         "auto", "vgg19", devices.gpu_visible()
     )
+    assert record["calibration"]["source"] == "default"  # 40 px: not worth measuring
+    assert record["calibration"]["reason"] == "40 px is not measured"
     assert record["precision"] == "mixed"
     assert record["config"]["evaluation"] == "auto"

@@ -112,6 +112,7 @@ def test_extreme_but_valid_weights_stay_finite(content_weight, style_weight, tv_
     assert all(np.isfinite(v) for r in result.history for v in r.losses.values())
 
 
+@pytest.mark.slow
 def test_a_workspace_reuses_the_in_graph_optimizer_with_a_fresh_runs_result():
     """Two lbfgs_tf runs of one size in a workspace: one DeviceLbfgsb serves both, and the
     second run's image equals that of a run without the workspace."""

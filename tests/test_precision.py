@@ -105,6 +105,7 @@ def test_mixed_precision_agrees_with_float32(sample_pair, evaluation):
     assert relative_error(mixed_gradient, gradient) < 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.hed
 def test_mixed_gradient_is_scaled_so_tiny_losses_keep_it(sample_pair, monkeypatch):
     """Loss weights 1e-8 times smaller give feature gradients far below float16's smallest

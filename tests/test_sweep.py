@@ -194,6 +194,7 @@ def test_a_sweep_on_a_two_node_ray_cluster_uses_both_and_equals_the_local_run(gr
     assert_same_results(local.results_path, str(tmp_path / "cluster" / "results.csv"))
 
 
+@pytest.mark.slow
 def test_an_interrupted_sweep_redoes_only_the_unfinished_cells(grid):
     base, sweep = grid
     seen = []

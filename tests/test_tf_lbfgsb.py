@@ -106,6 +106,7 @@ def test_a_non_finite_loss_ends_the_run_at_the_last_finite_point():
     assert np.isfinite(result.x).all() and np.isfinite(result.loss)
 
 
+@pytest.mark.slow
 def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
     function, numpy_function, lower, upper = quadratic()
     settings = dict(iterations=300, max_evaluations=1000, history=10, chunk=20)
@@ -129,7 +130,9 @@ def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
         assert not np.array_equal(ours, np.array(reference, np.float64))  # rounded indeed
 
 
-@pytest.mark.parametrize("history_dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "history_dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)]
+)
 def test_a_stopped_run_resumed_from_its_state_takes_the_same_iterates(history_dtype):
     start, lower, upper = problem()
     settings = dict(lower=lower, upper=upper, max_evaluations=500, history=6, chunk=4,
@@ -224,6 +227,7 @@ def test_a_reused_optimizer_starts_afresh_without_retracing():
                               **{**settings, **other})  # fmt: skip
 
 
+@pytest.mark.slow
 def test_compiled_by_xla_it_takes_the_same_path_to_the_same_minimum():
     """The first iterates agree to float32 rounding; near the minimum, where float32 losses
     stop telling points apart, the two may take different last steps but end at the same
@@ -290,6 +294,7 @@ def test_a_snapshot_and_the_state_keep_their_values_while_the_run_goes_on():
     assert (snapshot.stored, snapshot.head, snapshot.loss) == (view.stored, view.head, view.loss)
 
 
+@pytest.mark.slow
 def test_a_float32_history_through_stylize_in_blocks():
     """The flag reaches the optimiser (its saved state holds float32 pairs), and 6 iterations
     end within float32 rounding's reach of the float64 history's loss."""
@@ -334,6 +339,7 @@ def test_a_checkpoint_stores_the_pairs_as_one_array_and_loads_them_back(tmp_path
         np.testing.assert_array_equal(getattr(state, name), np.array(getattr(result.state, name)))
 
 
+@pytest.mark.slow
 def test_a_box_per_channel_is_stored_once_and_bounds_as_a_whole_box_would():
     """An image's bounds are the same at every position: the optimiser keeps one row of them
     (3 values, not 2 image-sized float64 arrays) and reaches SciPy's minimum in that box."""

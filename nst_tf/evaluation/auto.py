@@ -9,6 +9,7 @@ blocks bound the memory; their cost is the blocks').
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -32,11 +33,14 @@ def choose(
     fits: Callable[[str], bool],
     one_evaluation: Callable[[str], Callable[[], object]],
     memo: dict | None = None,
+    race: bool = False,
 ) -> Calibration:
     """The path `config` runs. `fits(path)`: whether the final scale's whole image fits the
     memory budget on that path; `one_evaluation(path)`: builds that path for this run's images
     and returns a call that evaluates once (for `calibrate.measure`); `memo`: choices already
-    made in this process (a Workspace's), consulted before the cache file."""
+    made in this process (a Workspace's), consulted before the cache file. With `race`, what
+    needs measuring is left to the run's own evaluations (a "racing" Calibration naming the
+    candidates; `RacingLossFunction`), else it is measured here."""
     if config.evaluation != "auto":
         return Calibration(config.evaluation, "given")
     default = devices.evaluation_for(config)
@@ -59,7 +63,57 @@ def choose(
         if known is not None:
             memo[key] = Calibration(known.choice, "remembered", known.seconds, key)
             return known
+    if race:
+        return Calibration(default, "racing", key=key, candidates=fitting)
     measured = calibrate.measure({p: lambda p=p: one_evaluation(p) for p in fitting}, key)
-    calibrate.store(path, measured)
-    memo[key] = Calibration(measured.choice, "remembered", measured.seconds, key)
+    keep(measured, memo)
     return measured
+
+
+def keep(measured: Calibration, memo: dict) -> None:
+    """Remember a measured choice in `memo` and in the cache file."""
+    calibrate.store(calibrate.cache_path(), measured)
+    memo[measured.key] = Calibration(measured.choice, "remembered", measured.seconds,
+                                     measured.key)  # fmt: skip
+
+
+class RacingLossFunction:
+    """A loss function's call (image (1, H, W, 3) -> (total, gradient, terms)) served by the
+    candidate paths' functions in turn, as `race` (a `calibrate.Race`) schedules, each call
+    timed, then by the winner alone: the paths' values agree to float32 rounding, so the
+    optimiser's first evaluations do the timing. `on_decided(calibration)` runs once, when the
+    winner is known."""
+
+    def __init__(self, functions: dict[str, Callable], race: calibrate.Race,
+                 on_decided: Callable[[Calibration], None],
+                 clock: Callable[[], float] = time.perf_counter):  # fmt: skip
+        self.functions, self.race = functions, race
+        self._on_decided, self._clock = on_decided, clock
+        self.outcome: Calibration | None = None
+        self._used: list[str] = []
+
+    def what_ran(self) -> tuple[str, dict]:
+        """(the evaluation path, the run record's calibration): the winner's once decided; else
+        the paths that evaluated, comma-separated (the run ended mid-race: nothing cached)."""
+        if self.outcome is not None:
+            return self.outcome.choice, self.outcome.as_record()
+        unfinished = Calibration(",".join(self._used), "racing", key=self.race.key,
+                                 reason="the run ended before every path was timed",
+                                 candidates=tuple(self.functions))  # fmt: skip
+        return unfinished.choice, unfinished.as_record()
+
+    def __call__(self, image):
+        """(total, gradient, terms) at `image`, from the path the race names."""
+        path = self.race.next_path()
+        if self.race.decided:
+            return self.functions[path](image)
+        if path not in self._used:
+            self._used.append(path)
+        start = self._clock()
+        total, gradient, terms = self.functions[path](image)
+        float(total), gradient.numpy()  # the work done, on a GPU too
+        self.race.record(path, self._clock() - start)
+        if self.race.decided:
+            self.outcome = self.race.outcome(useful=True)
+            self._on_decided(self.outcome)
+        return total, gradient, terms

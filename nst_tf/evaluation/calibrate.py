@@ -9,10 +9,12 @@ next runs.
 
 The measurement: each candidate is built and evaluated once (tracing, XLA compiling, first
 allocations: not timed), then evaluated round-robin, interleaved so that a change of the
-machine's speed affects every path alike: a first round for all, a second for those within
-`CLOSE` of the best, the minimum of each path's timings kept. Evaluations are seconds each at
-512 px on a 2-core CPU, so below `MIN_SIDE` (where a whole run takes seconds and the paths'
-differences are milliseconds) nothing is measured and auto keeps the device's default.
+machine's speed affects every path alike: a first round for all, two more for those within
+`CLOSE` of the best, each path's median kept. Its cost (`Calibration.cost_seconds`) leaves out
+the winner's own tracing, which the run would pay anyway (the traced function is reused).
+Evaluations are seconds each at 512 px on a 2-core CPU, so below `MIN_SIDE` (where a whole
+run takes seconds and the paths' differences are milliseconds) nothing is measured and auto
+keeps the device's default.
 
 Sizes: the bucket is the long side rounded to the nearest power of two (a 700 px run shares
 512's choice, 800 px 1024's).
@@ -24,6 +26,7 @@ import datetime
 import json
 import math
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,17 +34,20 @@ from dataclasses import dataclass, field
 from nst_tf.image_io import write_atomically
 
 MIN_SIDE = 192  # long side below which auto takes the device's default unmeasured
-CLOSE = 1.10  # a second round for the paths within 10 % of the first round's best
+CLOSE = 1.10  # more rounds for the paths within 10 % of the first round's best
+EXTRA_ROUNDS = 2  # so that those are compared by the median of three
 CACHE_FILE = "evaluation.json"
 
 
 @dataclass(frozen=True)
 class Calibration:
     """What auto runs and why: `choice` (a concrete evaluation path), `source` ("measured",
-    "cached" (from the file), "remembered" (earlier in this process), "default" (unmeasured:
-    see `reason`) or "given" (not auto)), the seconds per evaluation of each path
-    timed (their minimum over the rounds), the cache key and the seconds the measurement took
-    (0 when cached)."""
+    "cached" (from the file), "remembered" (earlier in this process), "racing" (to be timed
+    on the run's own evaluations: `candidates`), "default" (unmeasured: see `reason`) or
+    "given" (not auto)), the seconds per evaluation of each path
+    timed (their median over the rounds), the cache key, the seconds the measurement took
+    (0 when cached) and each path's set-up seconds (building, tracing, compiling and a first
+    evaluation)."""
 
     choice: str
     source: str
@@ -49,6 +55,8 @@ class Calibration:
     key: str = ""
     cost_seconds: float = 0.0
     reason: str = ""
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+    candidates: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line for the log."""
@@ -60,13 +68,16 @@ class Calibration:
             return f"evaluation: {self.choice} (measured before for {self.key}: {timings})"
         if self.source == "given":
             return f"evaluation: {self.choice}"
+        if self.source == "racing":
+            return (f"evaluation: timing {', '.join(self.candidates)} on the run's first "
+                    f"evaluations for {self.key}")  # fmt: skip
         return f"evaluation: {self.choice} (the device's default: {self.reason})"
 
     def as_record(self) -> dict:
         """JSON-ready fields for the run record."""
         return {"choice": self.choice, "source": self.source, "seconds": self.seconds,
                 "key": self.key, "cost_seconds": round(self.cost_seconds, 2),
-                "reason": self.reason}  # fmt: skip
+                "reason": self.reason, "setup_seconds": self.setup_seconds}  # fmt: skip
 
 
 def cache_path(environ: dict | None = None) -> str:
@@ -126,29 +137,82 @@ def cached(path: str, key: str, candidates: tuple[str, ...]) -> Calibration | No
     return Calibration(entry["choice"], "cached", seconds, key)
 
 
+class Race:
+    """The timing schedule of the module doc, one evaluation at a time: `next_path` says which
+    path evaluates next, `record` takes its seconds; once `decided`, `next_path` is the winner.
+    Each path's first evaluation (tracing, compiling) is its set-up, not a sample."""
+
+    def __init__(self, paths: tuple[str, ...], key: str):
+        self.key = key
+        self._queue = [*paths, *paths]  # a set-up evaluation each, then a timed round
+        self._setup: dict[str, float] = {}
+        self._samples: dict[str, list[float]] = {path: [] for path in paths}
+        self._more_rounds_given = False
+        self._calls, self._seconds = 0, 0.0
+        self.winner: str | None = None
+        self.medians: dict[str, float] = {}
+
+    @property
+    def decided(self) -> bool:
+        """Whether the winner is known."""
+        return self.winner is not None
+
+    def next_path(self) -> str:
+        """The path of the next evaluation."""
+        return self.winner or self._queue[0]
+
+    def record(self, path: str, seconds: float) -> None:
+        """The evaluation `next_path` named took `seconds` (ignored once decided)."""
+        if self.decided:
+            return
+        self._queue.pop(0)
+        self._calls, self._seconds = self._calls + 1, self._seconds + seconds
+        if path in self._setup:
+            self._samples[path].append(seconds)
+        else:
+            self._setup[path] = seconds
+        if not self._queue:
+            self._more_rounds_or_decide()
+
+    def _more_rounds_or_decide(self) -> None:
+        if not self._more_rounds_given:
+            self._more_rounds_given = True
+            best = min(samples[0] for samples in self._samples.values())
+            close = [path for path, samples in self._samples.items() if samples[0] <= CLOSE * best]
+            if len(close) > 1:  # interleaved again: a b a b
+                self._queue = close * EXTRA_ROUNDS
+                return
+        self.medians = {p: statistics.median(samples) for p, samples in self._samples.items()}
+        self.winner = min(self.medians, key=self.medians.get)
+
+    def outcome(self, useful: bool) -> Calibration:
+        """The decided race as a Calibration. Its cost leaves out the winner's set-up (the run
+        pays it anyway); where the evaluations were `useful` (the optimiser's own), it is only
+        what they took beyond the winner's time for as many."""
+        median, setup = self.medians[self.winner], self._setup[self.winner]
+        cost = self._seconds - setup
+        if useful:
+            cost -= (self._calls - 1) * median
+        seconds = {path: round(value, 4) for path, value in self.medians.items()}
+        setups = {path: round(value, 2) for path, value in self._setup.items()}
+        return Calibration(self.winner, "measured", seconds, self.key, max(cost, 0.0),
+                           setup_seconds=setups)  # fmt: skip
+
+
 def measure(
     builders: dict[str, Callable[[], Callable[[], object]]],
     key: str,
     clock: Callable[[], float] = time.perf_counter,
 ) -> Calibration:
     """Time the paths of `builders` (path -> a function that builds that path's evaluation and
-    returns a call that evaluates once) as the module doc says; the fastest wins."""
-    started = clock()
-    calls = {}
-    for path, build in builders.items():
-        calls[path] = build()
-        calls[path]()  # tracing and compiling: not timed
-    seconds = {path: _seconds_of(call, clock) for path, call in calls.items()}
-    close = [path for path in calls if seconds[path] <= CLOSE * min(seconds.values())]
-    if len(close) > 1:  # a second look, interleaved too, where the first was close
-        for path in close:
-            seconds[path] = min(seconds[path], _seconds_of(calls[path], clock))
-    choice = min(seconds, key=seconds.get)
-    rounded = {path: round(value, 4) for path, value in seconds.items()}
-    return Calibration(choice, "measured", rounded, key, clock() - started)
-
-
-def _seconds_of(call: Callable[[], object], clock: Callable[[], float]) -> float:
-    start = clock()
-    call()
-    return clock() - start
+    returns a call that evaluates once, always at the same image) on the `Race` schedule; a
+    path's build counts in its set-up."""
+    race, calls = Race(tuple(builders), key), {}
+    while not race.decided:
+        path = race.next_path()
+        start = clock()
+        if path not in calls:
+            calls[path] = builders[path]()
+        calls[path]()
+        race.record(path, clock() - start)
+    return race.outcome(useful=False)

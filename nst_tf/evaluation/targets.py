@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from nst_tf.evaluation.blocks import quiet_block_tracing
 from nst_tf.evaluation.spec import LossLayout, LossSpec, feature_layers
 from nst_tf.style_losses import STYLE_LOSSES, blend
 
@@ -38,7 +39,10 @@ def named_features(
 def feature_function(feature_model: Callable, spec: LossSpec) -> Callable:
     """A `tf.function` image (1, H, W, 3) -> layer name -> float32 activations, for computing
     targets: a graph frees each activation as soon as its last reader ran (eager keeps more
-    alive). Traced once per image shape; keep it to reuse those traces."""
+    alive). Traced once per image shape (content, styles, each scale, each block: expected, so
+    TensorFlow's retracing warning about it stays out of the log); keep it to reuse those
+    traces."""
+    quiet_block_tracing()
 
     def float32_features(image):
         named = named_features(feature_model, spec, image)
