@@ -50,7 +50,7 @@ class BlockLossFunction(LossFunction):
         self.pivot = max(self.blocks, key=lambda block: math.prod(block.crop_shape))
         self._others = [block for block in self.blocks if block is not self.pivot]
         self._functions: dict[tuple, Callable] = {}
-        grid.quiet_block_tracing()
+        grid.quiet_expected_retracing()
 
     @property
     def tracing_count(self) -> int:

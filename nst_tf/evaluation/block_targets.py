@@ -28,7 +28,7 @@ def block_targets(
     """`targets.compute_targets`, block by block: the content layers' maps assembled from the
     blocks' interiors, each style image's statistic from the sum of its blocks' moments.
     `forward`: a `targets.feature_function` of this model and layout."""
-    grid.quiet_block_tracing()  # a trace per crop shape, before any block loss exists
+    grid.quiet_expected_retracing()  # a trace per crop shape, before any block loss exists
     statistic = STYLE_LOSSES[spec.style_loss]
     layout_geometry = grid.geometry(feature_model, spec.feature_layers)
     content = _assembled_maps(forward, spec, content_vgg, tile, layout_geometry)

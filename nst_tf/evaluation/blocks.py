@@ -166,22 +166,24 @@ def padded_to_crop(values: tf.Tensor, block: Block, stride: int, crop_map: tf.Te
                            [columns.start, width - columns.stop], [0, 0]])  # fmt: skip
 
 
-class _QuietBlockTracing(logging.Filter):
-    """Each kind of block traces its own copy of one Python function, and the targets' forward
-    pass traces once per crop shape, which TensorFlow's frequent-retracing detector counts as
-    retracing: expected, so unsaid."""
+class _QuietExpectedRetracing(logging.Filter):
+    """Each kind of block traces its own copy of one Python function, the targets' forward pass
+    traces once per crop shape, and each loss function (one per scale, per path timed by
+    --evaluation=auto) traces its own copy of one method, which TensorFlow's frequent-retracing
+    detector counts as retracing: expected, so unsaid."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """False for that warning about the block functions and the targets' forward pass."""
+        """False for that warning about the block functions, the targets' forward pass and the
+        loss functions."""
         message = record.getMessage()
-        ours = "add_" in message or "float32_features" in message
+        ours = any(name in message for name in ("add_", "float32_features", "_loss_and_gradient"))
         return not ("triggered tf.function retracing" in message and ours)
 
 
-_QUIET = _QuietBlockTracing()
+_QUIET = _QuietExpectedRetracing()
 
 
-def quiet_block_tracing() -> None:
+def quiet_expected_retracing() -> None:
     """Keep TensorFlow's retracing warning about the block-wise functions (per crop shape) out
     of the log; other warnings get through. Idempotent: the logger keeps one such filter."""
     logging.getLogger("tensorflow").addFilter(_QUIET)

@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from nst_tf import losses
+from nst_tf.evaluation.blocks import quiet_expected_retracing
 from nst_tf.evaluation.spec import LossLayout, LossSpec, feature_layers
 from nst_tf.evaluation.targets import Targets, named_features
 from nst_tf.precision import gradient_scale
@@ -76,6 +77,7 @@ class LossFunction:
             lambda t: tf.Variable(t, trainable=False), _target_structure(targets)
         )
         if trace:  # a subclass may evaluate differently (block_loss)
+            quiet_expected_retracing()
             self._function = tf.function(
                 self._loss_and_gradient,
                 input_signature=[tf.TensorSpec(self.image_shape, tf.float32)],

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.evaluation.blocks import quiet_block_tracing
+from nst_tf.evaluation.blocks import quiet_expected_retracing
 from nst_tf.evaluation.spec import LossLayout, LossSpec, feature_layers
 from nst_tf.style_losses import STYLE_LOSSES, blend
 
@@ -42,7 +42,7 @@ def feature_function(feature_model: Callable, spec: LossSpec) -> Callable:
     alive). Traced once per image shape (content, styles, each scale, each block: expected, so
     TensorFlow's retracing warning about it stays out of the log); keep it to reuse those
     traces."""
-    quiet_block_tracing()
+    quiet_expected_retracing()
 
     def float32_features(image):
         named = named_features(feature_model, spec, image)
