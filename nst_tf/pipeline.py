@@ -10,6 +10,7 @@ content's colours).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -143,13 +144,10 @@ def choose_evaluation(
         candidate = final.replace(evaluation=path)
         evaluator = evaluator_for(candidate, content_rgb, styles_rgb, workspace)
         content, _ = resize_images(candidate, content_rgb, styles_rgb)
-        start = preprocess.space_for(config.backbone).from_rgb(content)
-        x = start.astype(np.float64).ravel()
+        x = preprocess.space_for(config.backbone).from_rgb(content).astype(np.float64).ravel()
         return lambda: evaluator(x)
 
-    def fits(path: str) -> bool:
-        return fits_whole(final, content_rgb, styles_rgb, path)
-
+    fits = functools.partial(fits_whole, final, content_rgb, styles_rgb)
     calibration = auto.choose(final, content_rgb, fits, one_evaluation, workspace.calibrations,
                               race=config.optimizer != "lbfgs_tf")  # fmt: skip
     if calibration.source not in ("given", "remembered"):

@@ -177,6 +177,7 @@ def test_tensorboard_summaries(tmp_path, make_image):
     assert image_steps == [2, 4, 4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "backbone, size, content_layer",
     [("resnet50", 64, "conv4_block6_out"), ("inception_v3", 96, "mixed7")],

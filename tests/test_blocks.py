@@ -111,7 +111,7 @@ def test_blocks_equal_the_whole_image_for_every_statistic_and_pooling(statistic,
 
 
 @pytest.mark.hed
-@pytest.mark.parametrize("pooling", ["max", "avg"])
+@pytest.mark.parametrize("pooling", ["max", pytest.param("avg", marks=pytest.mark.slow)])
 def test_blocks_equal_the_whole_image_for_the_wasserstein_statistic(pooling):
     """Pretrained features: with random weights whole channels stay zero, the covariances are
     singular and the gradient through the square roots of their near-zero eigenvalues turns

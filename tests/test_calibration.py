@@ -219,6 +219,7 @@ def test_a_run_too_short_to_finish_the_race_says_so_and_caches_nothing(tmp_path,
     assert calibrate.read_cache(calibrate.cache_path()) == {}
 
 
+@pytest.mark.slow
 def test_the_in_graph_optimiser_is_timed_before_it_starts():
     """lbfgs_tf traces one path into its loop: the paths are timed on the run's images first."""
     content, style = pair()

@@ -91,7 +91,7 @@ def relative_error(actual, expected):
 
 
 @pytest.mark.hed
-@pytest.mark.parametrize("evaluation", ["lean", "autodiff"])
+@pytest.mark.parametrize("evaluation", ["lean", pytest.param("autodiff", marks=pytest.mark.slow)])
 def test_mixed_precision_agrees_with_float32(sample_pair, evaluation):
     """Pretrained VGG16, 64 px: the loss to 1e-3, the gradient's direction to 1e-3 (cosine) and
     its values to 5 % (float16 features carry 3 decimal digits, and the content loss's

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_cli, start_cli, wait_for_line
+from tests.conftest import run_cli, run_in_process, start_cli, wait_for_line
 
 
 @pytest.fixture
@@ -61,10 +61,13 @@ def test_second_signal_exits_at_once(run_args):
     assert process.returncode in (130, -signal.SIGINT)
 
 
-def test_resume_without_checkpoint_is_refused(run_args):
-    args, _ = run_args
-    process = run_cli(*args, "--resume")
-    assert process.returncode == 2 and "nothing to resume" in process.stderr
+def test_resume_without_checkpoint_is_refused(tmp_path, make_image, capsys):
+    """The command's job in this process: the refusal needs no TensorFlow run to prove."""
+    content, style = make_image("c.png", 128, 96), make_image("s.png", 96, 96, seed=1)
+    status = run_in_process(content=content, style=style, output=str(tmp_path / "out.png"),
+                            weights="none", max_size=64, iterations=40, resume=True)  # fmt: skip
+    assert status == 2 and "nothing to resume" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["c.png", "s.png"]  # nothing written
 
 
 @pytest.mark.slow

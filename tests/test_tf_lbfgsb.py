@@ -79,6 +79,7 @@ def test_bounded_rosenbrock_reaches_scipys_minimum():
     assert result.finite and not result.interrupted
 
 
+@pytest.mark.slow
 def test_iteration_count_and_evaluation_cap_are_honoured():
     function, _, lower, upper = quadratic()
     counted = minimize_lbfgs_tf(function, np.zeros(SIZE), lower, upper, iterations=3,
@@ -131,7 +132,7 @@ def test_a_float32_history_reaches_scipys_minimum_in_half_the_memory():
 
 
 @pytest.mark.parametrize(
-    "history_dtype", ["float64", pytest.param("float32", marks=pytest.mark.slow)]
+    "history_dtype", [pytest.param(d, marks=pytest.mark.slow) for d in ("float64", "float32")]
 )
 def test_a_stopped_run_resumed_from_its_state_takes_the_same_iterates(history_dtype):
     start, lower, upper = problem()
@@ -205,6 +206,7 @@ def test_at_128_px_with_pretrained_features_it_matches_scipy_at_equal_evaluation
     assert final["lbfgs_tf"] <= 1.02 * final["lbfgs"], final
 
 
+@pytest.mark.slow
 def test_a_reused_optimizer_starts_afresh_without_retracing():
     """A DeviceLbfgsb that ran one problem, given to a run from another start, takes exactly
     the iterates a new one would, and its chunk loop is not traced again."""
@@ -315,6 +317,7 @@ def test_a_float32_history_through_stylize_in_blocks():
     assert half.history[-1].total_loss == pytest.approx(full.history[-1].total_loss, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_stores_the_pairs_as_one_array_and_loads_them_back(tmp_path):
     """The pairs live in a variable each; a checkpoint of the last chunk's snapshot (tensors)
     streams them into one (history, n) array of their dtype, and every field comes back."""
