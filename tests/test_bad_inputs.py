@@ -88,42 +88,53 @@ def assert_clean_error(status, stderr, fragment, output):
         ("decompression_bomb", "too large to decode safely"),
     ],
 )
-def test_bad_content_file(files, case, fragment):
+def test_bad_content_file(files, case, fragment, capsys):
+    """The command's job in this process (test_bad_flag's command lines show that such an
+    error leaves the process as one line and status 2)."""
     content, style, output, cases = files
     path = cases[case]()
-    process = run_cli(f"--content={path}", f"--style={style}", f"--output={output}",
-                      "--weights=none", "--max_size=64", "--iterations=2")  # fmt: skip
-    assert_clean_error(process.returncode, process.stderr, fragment, output)
-    assert path in process.stderr or case == "thin_strip"
+    status, stderr = in_process(capsys, content=path, style=style, output=output)
+    assert_clean_error(status, stderr, fragment, output)
+    assert path in stderr or case == "thin_strip"
+
+
+BAD_FLAGS = [
+    ("--output=out.webpx", "unknown image extension"),
+    ("--output=/dev/null/out.png", "/dev/null is not a folder"),
+    ("--style_layers=", "--style_layers must name at least one layer"),
+    ("--content_layers=,", "--content_layers must name at least one layer"),
+    ("--style_weight=-1", "--style_weight must be a positive"),
+    ("--content_weight=0", "--content_weight must be a positive"),
+    ("--tv_weight=nan", "--tv_weight must be zero or a positive"),
+    ("--style_weight=inf", "--style_weight must be a positive"),
+    ("--max_size=-5", "--max_size must be a positive"),
+    ("--max_size=0", "--max_size must be a positive"),
+    ("--max_size=nan", "--max_size"),
+    ("--style_scale=0", "--style_scale must be a positive"),
+    ("--iterations=0", "--iterations must be a positive"),
+    ("--style_layer_weights=1,1", "--style_layer_weights needs 5 values"),
+    ("--style_layer_weights=1,1,1,1,-2", "must all be positive"),
+    ("--style_blend_weights=2,1", "--style_blend_weights needs 1 values"),
+    ("--optimizer=sgd", "--optimizer must be one of lbfgs, lbfgs_tf, adam"),
+    ("--lbfgs_history_dtype=float32", "--lbfgs_history_dtype=float32 needs --optimizer"),
+    ("--memory_limit=-2", "--memory_limit must be zero or a positive number of GiB"),
+    ("--lbfgs_history_dtype=half", "--lbfgs_history_dtype must be one of float64, float32"),
+    ("--flagfile=/no/such.cfg", "/no/such.cfg"),
+    ("--no_such_flag=1", "no_such_flag"),
+    ("--weights=/no/weights.h5", "no such file"),
+]
+# the quick run's: one of each kind (absl, a flagfile, a config value, a pair, an output)
+QUICK_FLAGS = {"--output=out.webpx", "--max_size=0", "--style_blend_weights=2,1",
+               "--lbfgs_history_dtype=half", "--flagfile=/no/such.cfg",
+               "--no_such_flag=1"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "flag, fragment",
     [
-        ("--output=out.webpx", "unknown image extension"),
-        ("--output=/dev/null/out.png", "/dev/null is not a folder"),
-        ("--style_layers=", "--style_layers must name at least one layer"),
-        ("--content_layers=,", "--content_layers must name at least one layer"),
-        ("--style_weight=-1", "--style_weight must be a positive"),
-        ("--content_weight=0", "--content_weight must be a positive"),
-        ("--tv_weight=nan", "--tv_weight must be zero or a positive"),
-        ("--style_weight=inf", "--style_weight must be a positive"),
-        ("--max_size=-5", "--max_size must be a positive"),
-        ("--max_size=0", "--max_size must be a positive"),
-        ("--max_size=nan", "--max_size"),
-        ("--style_scale=0", "--style_scale must be a positive"),
-        ("--iterations=0", "--iterations must be a positive"),
-        ("--style_layer_weights=1,1", "--style_layer_weights needs 5 values"),
-        ("--style_layer_weights=1,1,1,1,-2", "must all be positive"),
-        ("--style_blend_weights=2,1", "--style_blend_weights needs 1 values"),
-        ("--optimizer=sgd", "--optimizer must be one of lbfgs, lbfgs_tf, adam"),
-        ("--lbfgs_history_dtype=float32", "--lbfgs_history_dtype=float32 needs --optimizer"),
-        ("--memory_limit=-2", "--memory_limit must be zero or a positive number of GiB"),
-        ("--lbfgs_history_dtype=half", "--lbfgs_history_dtype must be one of float64, float32"),
-        ("--flagfile=/no/such.cfg", "/no/such.cfg"),
-        ("--no_such_flag=1", "no_such_flag"),
-        ("--weights=/no/weights.h5", "no such file"),
-    ],
+        case if case[0] in QUICK_FLAGS else pytest.param(*case, marks=pytest.mark.slow)
+        for case in BAD_FLAGS
+    ],  # fmt: skip
 )
 def test_bad_flag(files, flag, fragment):
     content, style, output, _ = files

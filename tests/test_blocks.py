@@ -208,7 +208,7 @@ def workspace():
 @pytest.mark.hed
 @pytest.mark.parametrize(
     "optimizer",
-    ["lbfgs", *(pytest.param(name, marks=pytest.mark.slow) for name in ("lbfgs_tf", "adam"))],
+    [pytest.param(name, marks=pytest.mark.slow) for name in ("lbfgs", "lbfgs_tf", "adam")],
 )
 def test_every_optimiser_takes_the_same_steps_in_blocks(optimizer, workspace):
     """Pretrained VGG16 (random weights make the landscape so rough that L-BFGS-B's line
