@@ -133,11 +133,9 @@ def prepare(
 def choose_evaluation(
     config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, workspace: Workspace
 ) -> Calibration:
-    """The path --evaluation=auto runs (`evaluation.auto.choose`; any other value as it is),
-    logged unless this workspace chose it before. Where it must be measured, the candidates are
-    timed on the finest scale's first evaluations (`build_evaluator`: a race), or, for the
-    in-graph optimiser, which traces one path, on this run's images before it starts, in
-    `workspace` (the winner's traced function is the run's)."""
+    """The path --evaluation=auto runs (`evaluation.auto.choose`), logged once per workspace.
+    To measure, the paths race on the finest scale's first evaluations (`build_evaluator`), or,
+    for lbfgs_tf (one path traced into its loop), are timed on the run's images first."""
     final = config.replace(scales=1, scale_split=())
 
     def one_evaluation(path: str) -> Callable[[], object]:
@@ -150,8 +148,10 @@ def choose_evaluation(
     fits = functools.partial(fits_whole, final, content_rgb, styles_rgb)
     calibration = auto.choose(final, content_rgb, fits, one_evaluation, workspace.calibrations,
                               race=config.optimizer != "lbfgs_tf")  # fmt: skip
-    if calibration.source not in ("given", "remembered"):
-        log.info(calibration.describe())
+    said = calibration.describe()
+    if calibration.source not in ("given", "remembered") and said not in workspace.said:
+        workspace.said.add(said)  # a video's frames, a sweep's cells: once
+        log.info(said)
     return calibration
 
 

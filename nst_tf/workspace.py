@@ -61,6 +61,7 @@ class Workspace:
         self._forwards: dict[tuple, Callable] = {}
         self._device_optimizers: dict[tuple, object] = {}
         self.calibrations: dict[str, object] = {}  # --evaluation=auto's choices (evaluation.auto)
+        self.said: set[str] = set()  # what the log has told of them
         self.optimizer_builds = 0
         self.builds = 0
         self.traces = 0
