@@ -16,7 +16,11 @@ Sections, in order of what matters most:
    on the sample pair: set-up seconds, steady seconds per iteration, evaluations, final loss,
    checkpoint seconds (from each run's record); and SciPy's L-BFGS-B for 30 iterations at
    512 px: its seconds per iteration and both losses after 30 iterations;
-4. peak GPU memory per path at 512, 1024 and 2048 px against `memory.estimate_gpu_bytes`.
+4. peak GPU memory per path at 512, 1024 and 2048 px against `memory.estimate_gpu_bytes`;
+5. what `--evaluation=auto` picks at 512 px for `lbfgs_tf` from an empty cache, the paths'
+   times and what measuring cost (`pipeline.choose_evaluation`).
+Section 3 runs with `--calibration=off` (auto takes the GPU's default path, as it did before it
+measured), so that auto's measuring, timed in section 5, does not eat the slot twice.
 Each section is skipped, and says so, once `--budget` seconds have passed.
 """
 
@@ -256,7 +260,8 @@ def gpu_cfg_run(size: int, iterations: int, optimizer: str, folder: str) -> dict
     offline = [f"--{name}={','.join(value) if isinstance(value, tuple) else value}"
                for name, value in OFFLINE.items()]  # fmt: skip
     argv = ["--flagfile=configs/gpu.cfg", *offline, f"--optimizer={optimizer}",
-            f"--max_size={size}", f"--iterations={iterations}", f"--output={output}"]  # fmt: skip
+            f"--max_size={size}", f"--iterations={iterations}", f"--output={output}",
+            "--calibration=off"]  # fmt: skip
     values(["gpu_check", *cli_flags.expand_flagfiles(argv)])
     outcome = stylize_files(*cli_flags.run_configs_from_flags(values))
     with open(output[:-4] + ".json", encoding="utf-8") as handle:
@@ -271,6 +276,20 @@ def gpu_cfg_run(size: int, iterations: int, optimizer: str, folder: str) -> dict
            "precision": record["precision"], "status": outcome.status,
            "loss_at": {str(i + 1): round(sum(h["losses"][k] for k in ("content", "style", "tv")), 4)
                        for i, h in enumerate(history) if i + 1 in (30, len(history))}}  # fmt: skip
+    print(f"  {json.dumps(row)}", flush=True)
+    return row
+
+
+def auto_choice(size: int, folder: str) -> dict:
+    """What --evaluation=auto picks for lbfgs_tf at `size` from an empty cache, and its cost."""
+    from nst_tf.pipeline import choose_evaluation
+    from nst_tf.workspace import Workspace
+
+    os.environ["NST_TF_CACHE_DIR"] = os.path.join(folder, "cache")
+    config = StyleConfig(**OFFLINE, max_size=size, optimizer="lbfgs_tf", calibration="refresh")
+    content, style = random_rgb(size, 0), random_rgb(size, 1)
+    calibration = choose_evaluation(config, content, [style], Workspace())
+    row = {"size": size, **calibration.as_record()}
     print(f"  {json.dumps(row)}", flush=True)
     return row
 
@@ -307,6 +326,7 @@ def main() -> None:
     section("gpu_cfg", lambda: [gpu_cfg_run(s, iterations, "lbfgs_tf", folder) for s in sizes])
     section("scipy_lbfgsb", lambda: [gpu_cfg_run(sizes[0], 30, "lbfgs", folder)])
     section("memory", lambda: [evaluation_timing(s, p, 1) for s in memory_sizes for p in PATHS])
+    section("auto_choice", lambda: [auto_choice(sizes[0], folder)])
     failed = [c["name"] for c in report["sections"].get("numeric_checks", []) if not c["passed"]]
     print(f"done in {report['seconds']} s; {'FAILED: ' + ', '.join(failed) if failed else 'ok'}")
     sys.exit(1 if failed else 0)

@@ -19,7 +19,8 @@ def test_the_gpu_check_runs_its_sections_and_its_numeric_checks_pass(tmp_path):
     assert process.returncode == 0, process.stdout + process.stderr
     report = json.loads(output.read_text())
     sections = report["sections"]
-    assert set(sections) == {"numeric_checks", "evaluations", "gpu_cfg", "scipy_lbfgsb", "memory"}
+    assert set(sections) == {"numeric_checks", "evaluations", "gpu_cfg", "scipy_lbfgsb", "memory",
+                             "auto_choice"}  # fmt: skip
     assert len(sections["numeric_checks"]) == 5
     assert all(check["passed"] for check in sections["numeric_checks"])
     assert {row["path"] for row in sections["evaluations"]} == {
@@ -29,3 +30,5 @@ def test_the_gpu_check_runs_its_sections_and_its_numeric_checks_pass(tmp_path):
     assert run["optimizer"] == "lbfgs_tf" and run["status"] == "finished"
     assert run["setup_s"] > 0 and run["checkpoint_s"] >= 0 and run["iterations"] == 12
     assert sections["scipy_lbfgsb"][0]["iterations"] == 30
+    (choice,) = sections["auto_choice"]  # 64 px: too small to be worth measuring
+    assert (choice["size"], choice["source"]) == (64, "default") and choice["choice"]
