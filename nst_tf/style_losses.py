@@ -19,6 +19,11 @@ Every statistic is a function of sums over positions, its `moments` (for gram F'
 mean_std the sums of f and f^2; for gaussian_w2 those of f and f f'; each with M), so the
 statistic of a whole image is the statistic of the sum of its blocks' moments: the block-wise
 evaluation (`evaluation.blocks`) computes the exact loss and gradient from them.
+
+Guided (spatial control, Gatys et al. 2017): with a guide w in [0, 1] at the layer's
+resolution, every sum over positions is weighted by w and M becomes sum w, so a region's
+statistics are normalised by the region's own weight (a small region is styled as strongly as
+a large one), and the moments of a whole image are still the sums of its blocks'.
 """
 
 from __future__ import annotations
@@ -38,18 +43,24 @@ Statistics = tuple[tf.Tensor, ...]
 class StyleStatistic(Protocol):
     """What every style loss offers. `features`: (1, H, W, N) or (H, W, N) float32."""
 
-    def describe(self, features: tf.Tensor) -> Statistics:
-        """Size-independent statistics of one image's features (blendable by averaging)."""
+    def describe(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """Size-independent statistics of one image's features (blendable by averaging); with
+        `weights` (a guide at this layer's resolution, (H, W) or (1, H, W, 1), in [0, 1]) those
+        of the region the weights describe, each position counted by its weight."""
 
     def prepare(self, statistics: Statistics) -> Statistics:
         """The loss's target from (blended) statistics, computed once per run."""
 
-    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
-        """The scalar loss E of `features` against the prepared target."""
+    def loss(
+        self, features: tf.Tensor, prepared: Statistics, weights: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """The scalar loss E of `features` (of the region `weights` describe) against the
+        prepared target, normalised by the region's own weight, not the image's size."""
 
-    def moments(self, features: tf.Tensor) -> Statistics:
-        """Sums over positions, the position count M last: the moments of a whole image are
-        the sums of its blocks'."""
+    def moments(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """Sums over positions, each weighted by `weights` (1 without), the summed weight
+        (the position count M without) last: the moments of a whole image are the sums of its
+        blocks', guided or not."""
 
     def describe_moments(self, moments: Statistics) -> Statistics:
         """`describe` of the features these moments sum."""
@@ -57,22 +68,33 @@ class StyleStatistic(Protocol):
     def loss_from_moments(self, moments: Statistics, prepared: Statistics) -> tf.Tensor:
         """`loss` of the features these moments sum, in the moments' dtype."""
 
-    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
-        """d/dF of sum_k <moment_gradients_k, moments_k(F)>: the loss's gradient at these
-        features when `moment_gradients` are its gradients with respect to the moments."""
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics,
+                         weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
+        """d/dF of sum_k <moment_gradients_k, moments_k(F, weights)>: the loss's gradient at
+        these features when `moment_gradients` are its gradients with respect to the moments."""
 
 
 def _positions(features) -> tf.Tensor:
     return tf.cast(tf.shape(feature_matrix(features))[0], tf.float32)
 
 
-def _linear_feature_gradient(statistic, features, moment_gradients):
+def _weighted(features, weights) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """(F (M, N), F with each row times its position's weight, the summed weight: M without
+    weights)."""
+    matrix = feature_matrix(features)
+    if weights is None:
+        return matrix, matrix, _positions(features)
+    column = tf.reshape(tf.cast(weights, matrix.dtype), [-1, 1])
+    return matrix, column * matrix, tf.reduce_sum(column)
+
+
+def _linear_feature_gradient(statistic, features, moment_gradients, weights=None):
     """The feature gradient of a statistic whose moments are differentiable sums: autodiff of
     the linear surrogate over this block's features only."""
     features = tf.convert_to_tensor(features)
     with tf.GradientTape() as tape:
         tape.watch(features)
-        moments = statistic.moments(features)[:-1]
+        moments = statistic.moments(features, weights)[:-1]
         surrogate = tf.add_n(
             [
                 tf.reduce_sum(tf.cast(gradient, moment.dtype) * moment)
@@ -89,22 +111,29 @@ def _cast(values: Statistics, dtype) -> Statistics:
 class GramStyle:
     """Gatys et al.: the Gram matrix per position against the style's."""
 
-    def describe(self, features: tf.Tensor) -> Statistics:
-        """(Gram / M,): (N, N)."""
+    def describe(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(Gram / M,): (N, N); guided: F' diag(w) F / sum w."""
+        if weights is not None:
+            return self.describe_moments(self.moments(features, weights))
         return (gram_matrix(features) / _positions(features),)
 
     def prepare(self, statistics: Statistics) -> Statistics:
         """The statistics themselves."""
         return statistics
 
-    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
-        """Gatys et al.'s E against the target Gram rescaled to this image's M."""
+    def loss(self, features: tf.Tensor, prepared: Statistics,
+             weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
+        """Gatys et al.'s E against the target Gram rescaled to this image's M (guided: to the
+        region's summed weight, which also takes M's place in the normalisation)."""
+        if weights is not None:
+            return self.loss_from_moments(self.moments(features, weights), prepared)
         (gram_per_position,) = prepared
         return style_layer_loss(features, gram_per_position * _positions(features))
 
-    def moments(self, features: tf.Tensor) -> Statistics:
-        """(F'F (N, N), M)."""
-        return gram_matrix(features), _positions(features)
+    def moments(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(F' diag(w) F (N, N), sum w): (F'F, M) without weights."""
+        matrix, weighted, positions = _weighted(features, weights)
+        return tf.matmul(matrix, weighted, transpose_a=True), positions
 
     def describe_moments(self, moments: Statistics) -> Statistics:
         """(Gram / M,)."""
@@ -120,19 +149,22 @@ class GramStyle:
             4.0 * channels**2 * positions**2
         )
 
-    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
-        """F (g + g'), one matrix product (g: the gradient with respect to F'F)."""
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics,
+                         weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
+        """diag(w) F (g + g'), one matrix product (g: the gradient with respect to the Gram)."""
         gradient = tf.cast(moment_gradients[0], features.dtype)
-        matrix = feature_matrix(features)
-        product = tf.matmul(matrix, gradient + tf.transpose(gradient))
+        _, weighted, _ = _weighted(features, weights)
+        product = tf.matmul(weighted, gradient + tf.transpose(gradient))
         return tf.reshape(product, tf.shape(features))
 
 
 class MeanStdStyle:
     """Li et al. 2017: per-channel mean and standard deviation."""
 
-    def describe(self, features: tf.Tensor) -> Statistics:
-        """(mean (N,), standard deviation (N,)) over positions."""
+    def describe(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(mean (N,), standard deviation (N,)) over positions (guided: weighted)."""
+        if weights is not None:
+            return self.describe_moments(self.moments(features, weights))
         matrix = feature_matrix(features)
         mean = tf.reduce_mean(matrix, axis=0)
         return mean, tf.sqrt(tf.reduce_mean(tf.square(matrix - mean), axis=0) + STD_EPSILON)
@@ -141,15 +173,16 @@ class MeanStdStyle:
         """The statistics themselves."""
         return statistics
 
-    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+    def loss(self, features: tf.Tensor, prepared: Statistics,
+             weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
         """Squared differences of means and deviations, summed, divided by N."""
-        return _mean_std_distance(*self.describe(features), *prepared)
+        return _mean_std_distance(*self.describe(features, weights), *prepared)
 
-    def moments(self, features: tf.Tensor) -> Statistics:
-        """(sum of f (N,), sum of f^2 (N,), M)."""
-        matrix = feature_matrix(features)
-        sums = tf.reduce_sum(matrix, axis=0)
-        return sums, tf.reduce_sum(tf.square(matrix), axis=0), _positions(features)
+    def moments(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(sum of w f (N,), sum of w f^2 (N,), sum w): w = 1, sum w = M without weights."""
+        matrix, weighted, positions = _weighted(features, weights)
+        sums = tf.reduce_sum(weighted, axis=0)
+        return sums, tf.reduce_sum(weighted * matrix, axis=0), positions
 
     def describe_moments(self, moments: Statistics) -> Statistics:
         """(mean, standard deviation)."""
@@ -163,9 +196,10 @@ class MeanStdStyle:
         mean, std = self.describe_moments(moments)
         return _mean_std_distance(mean, std, *_cast(prepared, mean.dtype))
 
-    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics,
+                         weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
         """By autodiff of the moments' linear surrogate."""
-        return _linear_feature_gradient(self, features, moment_gradients)
+        return _linear_feature_gradient(self, features, moment_gradients, weights)
 
 
 def _mean_std_distance(mean, std, target_mean, target_std):
@@ -178,8 +212,10 @@ def _mean_std_distance(mean, std, target_mean, target_std):
 class GaussianW2Style:
     """Squared 2-Wasserstein distance between fitted Gaussians."""
 
-    def describe(self, features: tf.Tensor) -> Statistics:
-        """(mean (N,), covariance (N, N)) over positions."""
+    def describe(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(mean (N,), covariance (N, N)) over positions (guided: weighted)."""
+        if weights is not None:
+            return self.describe_moments(self.moments(features, weights))
         matrix = feature_matrix(features)
         mean = tf.reduce_mean(matrix, axis=0)
         centered = matrix - mean
@@ -191,17 +227,19 @@ class GaussianW2Style:
         mean, covariance = statistics
         return mean, symmetric_sqrt(covariance), tf.linalg.trace(covariance)
 
-    def loss(self, features: tf.Tensor, prepared: Statistics) -> tf.Tensor:
+    def loss(self, features: tf.Tensor, prepared: Statistics,
+             weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
         """The module doc's W2 distance divided by N, in float64: its gradient runs through
         the square roots of the smallest eigenvalues, which float32 gets wrong by percents."""
-        mean, covariance = _cast(self.describe(features), tf.float64)
+        mean, covariance = _cast(self.describe(features, weights), tf.float64)
         distance = _w2_distance(mean, covariance, *_cast(prepared, tf.float64))
         return tf.cast(distance, features.dtype)
 
-    def moments(self, features: tf.Tensor) -> Statistics:
-        """(sum of f (N,), sum of f f' (N, N), M)."""
-        matrix = feature_matrix(features)
-        return tf.reduce_sum(matrix, axis=0), gram_matrix(features), _positions(features)
+    def moments(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
+        """(sum of w f (N,), sum of w f f' (N, N), sum w): w = 1, sum w = M without weights."""
+        matrix, weighted, positions = _weighted(features, weights)
+        return (tf.reduce_sum(weighted, axis=0), tf.matmul(matrix, weighted, transpose_a=True),
+                positions)  # fmt: skip
 
     def describe_moments(self, moments: Statistics) -> Statistics:
         """(mean, covariance)."""
@@ -214,9 +252,10 @@ class GaussianW2Style:
         mean, covariance = self.describe_moments(moments)
         return _w2_distance(mean, covariance, *_cast(prepared, mean.dtype))
 
-    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics) -> tf.Tensor:
+    def feature_gradient(self, features: tf.Tensor, moment_gradients: Statistics,
+                         weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
         """By autodiff of the moments' linear surrogate."""
-        return _linear_feature_gradient(self, features, moment_gradients)
+        return _linear_feature_gradient(self, features, moment_gradients, weights)
 
 
 def _w2_distance(mean, covariance, target_mean, target_sqrt, target_trace):
