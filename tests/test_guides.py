@@ -86,3 +86,54 @@ def test_the_guided_feature_gradient_is_the_weighted_moments_gradient(name):
     got = statistic.feature_gradient(features, probes, guide).numpy()
     assert_close(got, expected, 2, POSITIONS, name)
     assert np.all(got[0, :3] == 0.0)
+
+
+def brute_force_guide(guide, stride, reach, mode):
+    """Each feature cell's guide by looping over its pixels and receptive field."""
+    rows, columns = guide.shape[0] // stride, guide.shape[1] // stride
+    out = np.zeros((rows, columns), np.float32)
+    for i in range(rows):
+        for j in range(columns):
+            top, left = i * stride, j * stride
+            if mode == "simple":
+                out[i, j] = guide[top : top + stride, left : left + stride].mean()
+                continue
+            field = guide[max(0, top - reach) : top + stride + reach,
+                          max(0, left - reach) : left + stride + reach]  # fmt: skip
+            out[i, j] = field.min() if mode == "inside" else field.max()
+    return out
+
+
+@pytest.mark.parametrize("mode", ["simple", "inside", "all"])
+def test_guides_at_each_layer_match_a_brute_force_loop_over_receptive_fields(mode):
+    from nst_tf import features
+    from nst_tf.evaluation.blocks import receptive_fields
+    from nst_tf.evaluation.guides import layer_guides
+
+    model = features.build_feature_model(
+        features.load_backbone("vgg16", "none", seed=0), list(STYLE_LAYERS)
+    )
+    guide = np.zeros((37, 45), np.float32)
+    guide[:, :20] = 1.0  # the left part, a soft edge, a speck
+    guide[:, 20:23] = 0.5
+    guide[30, 40] = 1.0
+    got = layer_guides(guide, model, list(STYLE_LAYERS), mode)
+    fields = receptive_fields(model, list(STYLE_LAYERS))
+    assert fields["block3_conv1"] == (4, 2 + 2 * 2 + 4)  # 3x3 convs: 1 px each at stride 1, 2
+    for layer in STYLE_LAYERS:
+        np.testing.assert_array_equal(got[layer], brute_force_guide(guide, *fields[layer], mode))
+    if mode == "inside":  # no feature that sees the right part counts
+        assert got["block3_conv1"][:, 3:].max() == 0.0 and got["block3_conv1"][:, 0].min() == 1
+    if mode == "all":
+        assert got["block3_conv1"].max() == 1.0 and got["block3_conv1"][7, 10] == 1.0  # speck
+
+
+STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
+
+
+def test_an_unknown_guide_mode_is_refused():
+    from nst_tf.evaluation.guides import guide_at, layer_guides
+
+    with pytest.raises(ValueError, match="unknown guide mode 'halo': one of simple, inside, all"):
+        layer_guides(np.ones((8, 8)), None, ["block1_conv1"], "halo")
+    assert guide_at(np.ones((9, 9)), 2, 1, "simple").shape == (4, 4)

@@ -22,7 +22,8 @@ LAYERS = [
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
      "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss",
-     "evaluation.block_targets", "evaluation.calibrate", "evaluation.auto"},
+     "evaluation.block_targets", "evaluation.calibrate", "evaluation.auto",
+     "evaluation.guides"},
     {"optim.device_lbfgsb", "optim.tf_lbfgsb"},  # the in-graph optimiser runs the loss
     {"results", "workspace", "inputs", "multiscale", "pipeline"},
     {""},  # the package itself: the public API

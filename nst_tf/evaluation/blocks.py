@@ -110,20 +110,28 @@ def _plain_conv(config: dict) -> bool:
             and tuple(config["dilation_rate"]) == (1, 1))  # fmt: skip
 
 
-def geometry(feature_model: Callable, layers: list[str]) -> Geometry:
-    """The Geometry of `feature_model` up to the deepest of `layers`."""
-    reach, stride, strides = 0, 1, {}
+def receptive_fields(feature_model: Callable, layers: list[str]) -> dict[str, tuple[int, int]]:
+    """Per layer of `layers`: (stride: pixels per feature, reach: how many pixels beyond its
+    stride x stride cell a feature depends on)."""
+    reach, stride, fields = 0, 1, {}
     for name, kind, size in layer_specs(feature_model):
         if kind == "conv":
             reach += (size - 1) // 2 * stride
         else:
             stride *= size
-        strides[name] = stride
-        if all(layer in strides for layer in layers):
+        fields[name] = (stride, reach)
+        if all(layer in fields for layer in layers):
             break
-    deepest = max(strides[layer] for layer in layers)
+    return {layer: fields[layer] for layer in layers}
+
+
+def geometry(feature_model: Callable, layers: list[str]) -> Geometry:
+    """The Geometry of `feature_model` up to the deepest of `layers`."""
+    fields = receptive_fields(feature_model, layers)
+    deepest = max(stride for stride, _ in fields.values())
+    reach = max(reach for _, reach in fields.values())
     return Geometry(math.ceil(reach / deepest) * deepest, deepest,
-                    {layer: strides[layer] for layer in layers})  # fmt: skip
+                    {layer: stride for layer, (stride, _) in fields.items()})  # fmt: skip
 
 
 def block_grid(height: int, width: int, tile: int, geometry: Geometry) -> list[Block]:
