@@ -39,11 +39,7 @@ def plan_memory(
     """`memory.plan` for the sizes the images are about to be resized to, in host memory and,
     where TensorFlow computes on a GPU, in the GPU's: before resizing, so that a huge
     --max_size is refused, not allocated. Logs when the image is evaluated in blocks."""
-    style_side = round(config.style_scale * config.max_size)
-    style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-    available = machine.available_bytes()
-    planned = _plan(config, content_rgb, devices.evaluation_for(config), available)
-    memory.check_targets(config, style_sizes, planned.tile, available)
+    planned = _checked_plan(config, content_rgb, styles_rgb, devices.evaluation_for(config))
     if planned.tile:
         height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
         log.info("%dx%d: evaluating in blocks of %d px (peak about %.1f GiB)", width, height,
@@ -56,23 +52,25 @@ def fits_whole(
 ) -> bool:
     """Whether `config`'s image, evaluated on path `evaluation`, fits the memory budget whole
     (`memory.plan` gives no blocks) and its style targets fit too."""
-    available = machine.available_bytes()
     try:
-        planned = _plan(config, content_rgb, evaluation, available)
-        style_side = round(config.style_scale * config.max_size)
-        sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
-        memory.check_targets(config, sizes, planned.tile, available)
+        return _checked_plan(config, content_rgb, styles_rgb, evaluation).tile == 0
     except memory.ResourceError:
         return False
-    return planned.tile == 0
 
 
-def _plan(
-    config: StyleConfig, content_rgb: np.ndarray, evaluation: str, available: int | None
+def _checked_plan(
+    config: StyleConfig, content_rgb: np.ndarray, styles_rgb: Sequence[np.ndarray], evaluation: str
 ) -> memory.MemoryPlan:
+    """`memory.plan` on path `evaluation` at the sizes the images will be resized to, the
+    style targets checked against it (memory.ResourceError where either does not fit)."""
     height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
+    style_side = round(config.style_scale * config.max_size)
+    style_sizes = tuple(image_io.long_side_size(*s.shape[:2], style_side) for s in styles_rgb)
     gpu = machine.gpu_memory() if devices.gpu_visible() else None
-    return memory.plan(config, height, width, evaluation, available, gpu)
+    available = machine.available_bytes()
+    planned = memory.plan(config, height, width, evaluation, available, gpu)
+    memory.check_targets(config, style_sizes, planned.tile, available)
+    return planned
 
 
 def plan_scales(

@@ -61,7 +61,7 @@ def choose(
     if config.calibration == "cached":
         known = memo.get(key) or calibrate.cached(path, key, fitting)
         if known is not None:
-            memo[key] = Calibration(known.choice, "remembered", known.seconds, key)
+            _remember(known, memo)
             return known
     if race:
         return Calibration(default, "racing", key=key, candidates=fitting)
@@ -73,8 +73,11 @@ def choose(
 def keep(measured: Calibration, memo: dict) -> None:
     """Remember a measured choice in `memo` and in the cache file."""
     calibrate.store(calibrate.cache_path(), measured)
-    memo[measured.key] = Calibration(measured.choice, "remembered", measured.seconds,
-                                     measured.key)  # fmt: skip
+    _remember(measured, memo)
+
+
+def _remember(known: Calibration, memo: dict) -> None:
+    memo[known.key] = Calibration(known.choice, "remembered", known.seconds, known.key)
 
 
 class RacingLossFunction:

@@ -44,10 +44,9 @@ class Calibration:
     """What auto runs and why: `choice` (a concrete evaluation path), `source` ("measured",
     "cached" (from the file), "remembered" (earlier in this process), "racing" (to be timed
     on the run's own evaluations: `candidates`), "default" (unmeasured: see `reason`) or
-    "given" (not auto)), the seconds per evaluation of each path
-    timed (their median over the rounds), the cache key, the seconds the measurement took
-    (0 when cached) and each path's set-up seconds (building, tracing, compiling and a first
-    evaluation)."""
+    "given" (not auto)), the seconds per evaluation of each path timed (their median over the
+    rounds), the cache key, the seconds the measurement took (0 when cached) and each path's
+    set-up seconds (building, tracing, compiling and a first evaluation)."""
 
     choice: str
     source: str
