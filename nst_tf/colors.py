@@ -26,16 +26,30 @@ def transfer_luminance(result_rgb: np.ndarray, content_rgb: np.ndarray) -> np.nd
     return np.clip(np.round(merged @ YIQ_TO_RGB.T), 0, 255).astype(np.uint8)
 
 
-def match_color_statistics(style_rgb: np.ndarray, content_rgb: np.ndarray) -> np.ndarray:
-    """uint8 style image (h, w, 3) recoloured to the content's colour mean and covariance."""
+def match_color_statistics(
+    style_rgb: np.ndarray, share: np.ndarray | None, content_rgb: np.ndarray
+) -> np.ndarray:
+    """uint8 style image (h, w, 3) recoloured to the content's colour mean and covariance,
+    each content pixel weighted by `share` (H, W) in [0, 1] (None: all equally; a region's
+    style takes its region's colours)."""
     style = style_rgb.reshape(-1, 3).astype(np.float64)
     content = content_rgb.reshape(-1, 3).astype(np.float64)
-    style_mean, content_mean = style.mean(axis=0), content.mean(axis=0)
+    weights = None if share is None else share.reshape(-1).astype(np.float64)
+    style_mean = style.mean(axis=0)
+    content_mean = np.average(content, axis=0, weights=weights)
     style_cov = np.cov(style, rowvar=False, bias=True) + 1e-5 * np.eye(3)
-    content_cov = np.cov(content, rowvar=False, bias=True) + 1e-5 * np.eye(3)
+    content_cov = np.cov(content, rowvar=False, bias=True, aweights=weights) + 1e-5 * np.eye(3)
     transform = _symmetric_power(content_cov, 0.5) @ _symmetric_power(style_cov, -0.5)
     matched = (style - style_mean) @ transform.T + content_mean
     return np.clip(np.round(matched), 0, 255).astype(np.uint8).reshape(style_rgb.shape)
+
+
+def match_styles(
+    styles_rgb: list[np.ndarray], shares: list[np.ndarray | None], content_rgb: np.ndarray
+) -> list[np.ndarray]:
+    """Each style image recoloured by `match_color_statistics` with its share of the content."""
+    return [match_color_statistics(style, share, content_rgb)
+            for style, share in zip(styles_rgb, shares, strict=True)]  # fmt: skip
 
 
 def _symmetric_power(matrix: np.ndarray, power: float) -> np.ndarray:

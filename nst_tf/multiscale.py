@@ -10,6 +10,9 @@ single-scale core once per scale config.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+
+import numpy as np
 
 from nst_tf import memory
 from nst_tf.config import StyleConfig
@@ -88,3 +91,25 @@ def join_results(results: list[StylizeResult]) -> StylizeResult:
         history=history,
         setup_seconds=sum(result.setup_seconds for result in results),
     )
+
+
+def run_in_scales(
+    config: StyleConfig,
+    run_scale: Callable[..., StylizeResult],
+    callback: Callable | None,
+    init_rgb: np.ndarray | None,
+) -> StylizeResult:
+    """Each of `scale_configs(config)` run by `run_scale(scale_config, callback, init_rgb)`,
+    starting from the previous result upsampled; iteration and evaluation numbers run on
+    across scales (in the callback's records and the history); a stop request or a
+    non-finite loss ends the whole run."""
+    results: list[StylizeResult] = []
+    for scale_config in scale_configs(config):
+        done = (sum(r.iterations for r in results), sum(r.evaluations for r in results))
+        shifted = None if callback is None else lambda record, d=done: callback(record.shifted(*d))
+        result = run_scale(scale_config, shifted, init_rgb)
+        results.append(result)
+        init_rgb = result.image_rgb
+        if result.interrupted or not result.finite:
+            break
+    return join_results(results)

@@ -2,9 +2,9 @@
 
 The flow: `prepare` once (check the config against the arrays, check memory at the final
 size, get the feature model), then `stylize_scale` at one size, or at each size of a
-coarse-to-fine run (`multiscale`): resize -> (recolour the styles) -> targets and the
-loss+gradient function -> start image -> optimiser -> model space back to RGB -> (keep the
-content's colours).
+coarse-to-fine run (`multiscale`): resize -> (recolour the styles) -> targets (per region,
+with masks) and the loss+gradient function -> start image -> optimiser -> model space back to
+RGB -> (keep the content's colours) -> (put the photo back where no mask reaches).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from nst_tf.inputs import fits_whole, initial_image, plan_scales, resize_images
 from nst_tf.optim import minimize_adam, minimize_lbfgs
 from nst_tf.optim.common import LbfgsState, OptimizeResult
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
+from nst_tf.regions import composite, masks
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
 from nst_tf.workspace import Workspace
 
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 class Prepared:
     """What every scale of a run shares: the checked config, the input arrays as given (uint8
     RGB), the styles' blend weights (summing to 1), the workspace holding the feature model,
-    the evaluation path that runs, each scale's block side (max_size -> 0 for the whole image)
-    and lbfgs_tf's iterations per device call."""
+    the evaluation path that runs, each scale's block side (max_size -> 0 for the whole image),
+    lbfgs_tf's iterations per device call, and the regions (None: the style everywhere)."""
 
     config: StyleConfig
     content_rgb: np.ndarray
@@ -53,6 +54,7 @@ class Prepared:
     device_chunk: int = 10
     image_terms: tuple = ()
     calibration: Calibration = Calibration("", "given")
+    regions: masks.Regions | None = None
 
 
 def stylize(
@@ -65,34 +67,47 @@ def stylize(
     optimizer_state: LbfgsState | None = None,
     device_chunk: int = 10,
     image_terms: Sequence = (),
+    style_masks: Sequence[np.ndarray] | None = None,
+    style_image_masks: Sequence[np.ndarray | None] | None = None,
+    regions: masks.Regions | None = None,
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
     `style_rgb` may be a list of images: their styles blend with `config.style_blend_weights`
-    (one per image; equal when empty). With `config.scales` > 1 the run goes coarse-to-fine
-    (see `multiscale`). `callback(record)` runs after each iteration and may raise
-    `nst_tf.optim.StopRequested` to end the run early with the best image so far.
-    `init_rgb` (uint8, or float RGB) is the start image, whatever `config.init` says.
-    `workspace`: a `Workspace` kept between calls, so that later runs reuse the backbone and the
-    traced loss function. `optimizer_state`: the StylizeResult.optimizer_state (or a
-    checkpoint's) of an interrupted --optimizer=lbfgs_tf run with this config, to continue it
-    with exactly its iterates. `device_chunk`: with --optimizer=lbfgs_tf, the iterations run
-    per device call; the callback gets the image (and the optimiser's state) only at the end
-    of one. `image_terms`: extra loss terms on the image itself (`LossFunction`; the video
-    mode's temporal term), reported in the records' losses under their names. ValueError for
-    a config that does not fit the arrays.
+    (equal when empty). With `config.scales` > 1 the run goes coarse-to-fine (`multiscale`).
+    `callback(record)` runs after each iteration and may raise `StopRequested` to end the run
+    with the best image so far. `init_rgb` (uint8, or float RGB): the start image, whatever
+    `config.init` says. `workspace`: a `Workspace` kept between calls (the backbone and traced
+    loss functions are reused). `optimizer_state`: an interrupted lbfgs_tf run's, to continue
+    it exactly. `device_chunk`: lbfgs_tf's iterations per device call (the callback sees the
+    image at the end of one). `image_terms`: extra loss terms on the image (the video mode's
+    temporal term), reported under their names. `style_masks`: one mask per style over the
+    content (uint8 or float in [0, 1], any size of its aspect; `regions.masks`), with
+    `style_image_masks` (one per style, None: all of it) where each style's statistics come
+    from; or `regions` built already (`regions.segmentation`). ValueError for a config or
+    masks that do not fit the arrays.
     """
     started = time.perf_counter()
     config = (config or StyleConfig()).validate()
     styles = list(style_rgb) if isinstance(style_rgb, (list, tuple)) else [style_rgb]
     with precision_scope(config.precision):
-        prepared = prepare(config, content_rgb, styles, workspace, device_chunk, image_terms)
+        if style_masks is not None:
+            regions = masks.regions_from_masks(style_masks, content_rgb.shape,
+                                               [s.shape for s in styles],
+                                               config.blend_weights(len(styles)),
+                                               style_image_masks or (), config.region_weights,
+                                               config.unmasked)  # fmt: skip
+        prepared = dataclasses.replace(
+            prepare(config, content_rgb, styles, workspace, device_chunk, image_terms),
+            regions=regions,
+        )
         config = prepared.config  # the evaluation path auto chose
         preparing = time.perf_counter() - started
         if config.scales == 1:
             result = stylize_scale(prepared, config, callback, init_rgb, optimizer_state)
         else:
-            result = _stylize_in_scales(prepared, callback, init_rgb)
+            run_scale = functools.partial(stylize_scale, prepared)
+            result = multiscale.run_in_scales(prepared.config, run_scale, callback, init_rgb)
         return dataclasses.replace(
             result,
             tile_size=prepared.tiles[config.max_size],
@@ -113,11 +128,9 @@ def prepare(
     image_terms: Sequence = (),
 ) -> Prepared:
     """Check the config against the arrays (blend weights, sizes at every scale), resolve
-    --evaluation=auto (`evaluation.auto`: measured or cached; the Prepared's config names the
-    path chosen) and plan each scale's memory (`inputs.plan_scales`: the whole image, or blocks
-    where it would not fit or would outgrow a finer scale's blocks; memory.ResourceError where
-    nothing fits), before the run's images are resized; then get the feature model (into
-    `workspace`, a new one if None)."""
+    --evaluation=auto (`evaluation.auto`; the Prepared's config names the path chosen), plan
+    each scale's memory (`inputs.plan_scales`: whole or in blocks; memory.ResourceError where
+    nothing fits) before any resizing, get the feature model (into `workspace`, or a new one)."""
     if not styles_rgb:
         raise ValueError("stylize needs at least one style image")
     blend = config.blend_weights(len(styles_rgb))
@@ -133,9 +146,8 @@ def prepare(
 def choose_evaluation(
     config: StyleConfig, content_rgb: np.ndarray, styles_rgb: list, workspace: Workspace
 ) -> Calibration:
-    """The path --evaluation=auto runs (`evaluation.auto.choose`), logged once per workspace.
-    To measure, the paths race on the finest scale's first evaluations (`build_evaluator`), or,
-    for lbfgs_tf (one path traced into its loop), are timed on the run's images first."""
+    """The path --evaluation=auto runs (`auto.choose`), logged once per workspace: measured in a
+    race on the first evaluations (`build_evaluator`), or for lbfgs_tf timed before it."""
     final = config.replace(scales=1, scale_split=())
 
     def one_evaluation(path: str) -> Callable[[], object]:
@@ -166,8 +178,9 @@ def stylize_scale(
     scale's), from `init_rgb` (resized to the content's size) or `config.init`."""
     started = time.perf_counter()
     content_rgb, styles = resize_images(config, prepared.content_rgb, prepared.styles_rgb)
-    if config.preserve_colors == "histogram":
-        styles = [colors.match_color_statistics(style, content_rgb) for style in styles]
+    if config.preserve_colors == "histogram":  # with regions, to the content each style covers
+        shares = masks.shares_of(prepared.regions, len(styles), content_rgb.shape[:2])
+        styles = colors.match_styles(styles, shares, content_rgb)
     evaluator = build_evaluator(prepared, config, content_rgb, styles)
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
@@ -176,8 +189,10 @@ def stylize_scale(
     image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
-    racing = evaluator.loss_function
-    evaluation, calibration = racing.what_ran() if hasattr(racing, "what_ran") else ("", None)
+    if prepared.regions and prepared.regions.photo is not None:
+        image_rgb = composite.keep_photo(image_rgb, content_rgb, prepared.regions.photo)
+    ran = getattr(evaluator.loss_function, "what_ran", lambda: ("", None))
+    evaluation, calibration = ran()
     return StylizeResult(
         image_rgb=image_rgb,
         image_vgg=result.x.astype(np.float32),
@@ -206,10 +221,12 @@ def build_evaluator(
     styles = [(space.from_rgb(s), w) for s, w in zip(styles_rgb, prepared.blend, strict=True)]
     forward = workspace.target_function(feature_model, spec)
     content_vgg, tile = space.from_rgb(content_rgb), prepared.tiles[config.max_size]
+    sizes = [style.shape[:2] for style in styles_rgb]
+    regions = masks.regions_at(prepared.regions, content_rgb.shape[:2], sizes)
     if tile:
-        targets = block_targets(feature_model, spec, content_vgg, styles, tile, forward)
+        targets = block_targets(feature_model, spec, content_vgg, styles, tile, forward, regions)
     else:
-        targets = compute_targets(feature_model, spec, content_vgg, styles, forward)
+        targets = compute_targets(feature_model, spec, content_vgg, styles, forward, regions)
     height, width = content_rgb.shape[:2]
     calibration = prepared.calibration
     racing = calibration.source == "racing" and config.max_size == prepared.config.max_size
@@ -235,10 +252,12 @@ def evaluator_for(
     content_rgb: np.ndarray,
     styles_rgb: Sequence[np.ndarray],
     workspace: Workspace | None = None,
+    regions: masks.Regions | None = None,
 ) -> Evaluator:
-    """The Evaluator a single-scale run of `config` optimises (its images resized as `stylize`
-    resizes them): for benchmarks and checks that time or test one evaluation."""
+    """The Evaluator a single-scale run of `config` (with `regions`) optimises, its images
+    resized as `stylize` does: for benchmarks and checks of one evaluation."""
     prepared = prepare(config, content_rgb, list(styles_rgb), workspace)
+    prepared = dataclasses.replace(prepared, regions=regions)
     content, styles = resize_images(config, content_rgb, styles_rgb)
     return build_evaluator(prepared, prepared.config, content, styles)
 
@@ -251,10 +270,9 @@ def optimize_image(
     recorder: Recorder,
     state: LbfgsState | None = None,
 ) -> OptimizeResult:
-    """Run the configured optimiser from `start_model` (H, W, 3, model space) inside the
-    0-255 pixel box, after a set-up (tracing, compiling, the start's evaluation) that
-    `recorder.start_clock` separates from the iterations; `state`: an in-graph L-BFGS-B state
-    to continue exactly (lbfgs_tf)."""
+    """Run the configured optimiser from `start_model` (H, W, 3, model space) in the 0-255
+    pixel box after a set-up (tracing, compiling, the start's evaluation) that
+    `recorder.start_clock` ends; `state`: an lbfgs_tf state to continue exactly."""
     lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
     common = dict(iterations=config.iterations, max_evaluations=config.evaluation_cap,
                   history=config.lbfgs_history, on_iteration=recorder)  # fmt: skip
@@ -270,8 +288,7 @@ def optimize_image(
         )  # fmt: skip
         return minimize_lbfgs_tf(None, start_model, lower, upper, chunk=chunk, state=state,
                                  optimizer=optimizer, on_ready=recorder.start_clock,
-                                 history_dtype=config.lbfgs_history_dtype,
-                                 **common)  # fmt: skip
+                                 history_dtype=config.lbfgs_history_dtype, **common)  # fmt: skip
     # every optimiser makes its own float64 copy of the start: none is kept here for the run
     evaluator.warm_up(start_model.astype(np.float64).ravel())
     recorder.start_clock()
@@ -280,21 +297,3 @@ def optimize_image(
             evaluator, start_model, lower, upper, config.iterations, config.learning_rate, recorder
         )
     return minimize_lbfgs(evaluator, start_model, lower, upper, **common)
-
-
-def _stylize_in_scales(
-    prepared: Prepared, callback: Callable | None, init_rgb: np.ndarray | None
-) -> StylizeResult:
-    """Each scale of `multiscale.scale_configs` starts from the previous result upsampled;
-    iteration and evaluation numbers run on across scales (in the callback's records and the
-    history); a stop request or a non-finite loss ends the whole run."""
-    results: list[StylizeResult] = []
-    for scale_config in multiscale.scale_configs(prepared.config):
-        done = (sum(r.iterations for r in results), sum(r.evaluations for r in results))
-        shifted = None if callback is None else lambda record, d=done: callback(record.shifted(*d))
-        result = stylize_scale(prepared, scale_config, shifted, init_rgb)
-        results.append(result)
-        init_rgb = result.image_rgb
-        if result.interrupted or not result.finite:
-            break
-    return multiscale.join_results(results)

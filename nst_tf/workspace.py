@@ -91,7 +91,8 @@ class Workspace:
         (`BlockLossFunction`), with these image terms: a cached one of the same kind with them
         loaded, or a new one."""
         terms = tuple(id(term) for term in image_terms)
-        key = (id(feature_model), LossLayout.of(spec), height, width, jit_compile, tile, terms)
+        layout = LossLayout.of(spec, regions=targets.region_count)
+        key = (id(feature_model), layout, height, width, jit_compile, tile, terms)
         function = self._functions.get(key)
         if function is not None:
             function.load(spec, targets)

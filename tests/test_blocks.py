@@ -178,7 +178,7 @@ def test_block_targets_equal_whole_image_targets():
     for layer, expected, got in zip(spec.style_layers, whole.style_targets, blocked.style_targets):
         # the blocks' std comes from summed first and second moments (E[x^2] - mean^2, which
         # cancels where the std is small): compare the second moment, what was rounded
-        (mean, std), (block_mean, block_std) = expected, got
+        ((mean, std),), ((block_mean, block_std),) = expected, got  # one region
         depth, positions = conv_depth(layer) + 1, max(style.size // 3 for style, _ in styles)
         assert_close(block_mean, mean, depth, positions, f"{layer} mean")
         assert_close(second_moment(block_mean, block_std), second_moment(mean, std), depth,

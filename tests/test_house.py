@@ -16,7 +16,8 @@ PACKAGE = os.path.join(REPO, "nst_tf")
 # The data flow, first to last; a module may import its own layer and those before it.
 LAYERS = [
     # settings, files, pixels, devices, memory, the loss terms
-    {"config", "resources", "image_io", "preprocess", "colors", "devices", "precision",
+    {"settings", "config", "resources", "regions", "regions.masks", "regions.segmentation",
+     "regions.composite", "image_io", "preprocess", "colors", "devices", "precision",
      "machine", "memory", "losses", "style_losses", "optim.common", "optim.setulb",
      "optim.scipy_lbfgsb", "optim.adam", "optim.pair_history", "optim"},
     {"features", "evaluation.lean_vgg"},  # the feature networks

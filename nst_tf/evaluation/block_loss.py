@@ -96,30 +96,47 @@ class BlockLossFunction(LossFunction):
 
     # -- pass 1: moments ----------------------------------------------------------------
     def _zero_moments(self) -> tuple:
-        """Per style layer, zeros shaped as its statistic's moments (float64)."""
+        """Per style layer and region (one without guides), zeros shaped as its statistic's
+        moments (float64)."""
         zeros = []
         for name in self.layout.style_layers:
-            channels = self._channels[name]
-            probe = tf.zeros([1, 1, 1, channels])
-            zeros.append(
-                tuple(tf.zeros_like(m, tf.float64) for m in self._statistic.moments(probe))
-            )
+            probe = tf.zeros([1, 1, 1, self._channels[name]])
+            moments = tuple(tf.zeros_like(m, tf.float64) for m in self._statistic.moments(probe))
+            zeros.append((moments,) * max(1, self.layout.regions))
         return tuple(zeros)
 
     def _add_moments(self, block, image, crop_top, crop_left, interior_top, interior_left, sums):
-        """`sums` (per style layer, its moments in float64) plus the block's interior's."""
+        """`sums` (per style layer and region, its moments in float64) plus the block's
+        interior's."""
         crop = _crop(image, crop_top, crop_left, block.crop_shape, sums)
-        return self._summed(named_features(self._feature_model, self.layout, crop), block, sums)
+        features = named_features(self._feature_model, self.layout, crop)
+        return self._summed(features, block, (interior_top, interior_left), sums)
 
-    def _summed(self, features: dict, block: grid.Block, sums: tuple) -> tuple:
+    def _summed(self, features: dict, block: grid.Block, offsets, sums: tuple) -> tuple:
         added = []
-        for name, layer_sums in zip(self.layout.style_layers, sums, strict=True):
-            interior = grid.interior_of(features[name], block, self._stride(name))
-            moments = self._statistic.moments(tf.cast(interior, tf.float32))
-            added.append(
-                tuple(s + tf.cast(m, tf.float64) for s, m in zip(layer_sums, moments, strict=True))
-            )
+        for index, name in enumerate(self.layout.style_layers):
+            layer_sums = sums[index]
+            interior = tf.cast(grid.interior_of(features[name], block, self._stride(name)),
+                               tf.float32)  # fmt: skip
+            guides = self._interior_guides(index, offsets, interior)
+            added.append(tuple(
+                tuple(s + tf.cast(m, tf.float64) for s, m in zip(
+                    region_sums, self._statistic.moments(interior, guide), strict=True))
+                for region_sums, guide in zip(layer_sums, guides, strict=True)
+            ))  # fmt: skip
         return tuple(added)
+
+    def _interior_guides(self, index: int, offsets, interior: tf.Tensor) -> list:
+        """Per region, style layer `index`'s guide at the block's interior (h, w) ([None]
+        without guides): the whole image's guide cropped where the interior lies."""
+        if not self.layout.regions:
+            return [None]
+        guides = self._current_targets().guides[index]
+        stride = self._stride(self.layout.style_layers[index])
+        top, left = (offset // stride for offset in offsets)
+        size = [self.layout.regions, interior.shape[1], interior.shape[2]]
+        cropped = tf.slice(guides, tf.stack([0, top, left]), size)
+        return [cropped[r] for r in range(self.layout.regions)]
 
     def _style_losses_and_gradients(self, moments):
         """(per-layer losses, the weighted style term, its gradient with respect to every
@@ -127,11 +144,18 @@ class BlockLossFunction(LossFunction):
         _, style_weight, _ = tf.unstack(self._weights)
         style_targets = self._current_targets().style_targets
         flat = tf.nest.flatten(moments)
+        targets = self._current_targets()
+        weights = (tf.cast(targets.region_weights, tf.float64) if self.layout.regions
+                   else tf.ones([1], tf.float64))  # fmt: skip
         with tf.GradientTape() as tape:
             tape.watch(flat)
             per_layer = tf.stack([
-                self._statistic.loss_from_moments(layer_moments, target)
-                for layer_moments, target in zip(moments, style_targets, strict=True)
+                tf.add_n([
+                    weights[r] * self._statistic.loss_from_moments(region_moments, target)
+                    for r, (region_moments, target) in enumerate(zip(layer_moments, targets_l,
+                                                                     strict=True))
+                ])
+                for layer_moments, targets_l in zip(moments, style_targets, strict=True)
             ])  # fmt: skip
             weighted = tf.cast(style_weight, tf.float64) * tf.reduce_sum(
                 tf.cast(self._layer_weights, tf.float64) * per_layer
@@ -147,7 +171,7 @@ class BlockLossFunction(LossFunction):
         weighted content term, `gradient` plus the block's crop gradient), from one forward
         pass of the block: its moments complete `sums`."""
         tape, crop, outputs = self._taped_forward(block, image, crop_top, crop_left, sums)
-        moments = self._summed(outputs, block, sums)
+        moments = self._summed(outputs, block, (interior_top, interior_left), sums)
         per_layer, style, moment_gradients = self._style_losses_and_gradients(moments)
         content, crop_gradient = self._backward(
             tape, outputs, crop, block, (interior_top, interior_left), moment_gradients
@@ -180,10 +204,15 @@ class BlockLossFunction(LossFunction):
         `outputs` recorded by `tape` from `crop`."""
         features = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
         content, feature_gradients = self._content_part(features, block, offsets)
-        for name, layer_gradients in zip(self.layout.style_layers, moment_gradients, strict=True):
+        for index, name in enumerate(self.layout.style_layers):
+            layer_gradients = moment_gradients[index]
             stride = self._stride(name)
             interior = grid.interior_of(features[name], block, stride)
-            style = self._statistic.feature_gradient(interior, layer_gradients)
+            guides = self._interior_guides(index, offsets, interior)
+            style = tf.add_n([
+                self._statistic.feature_gradient(interior, region_gradients, guide)
+                for region_gradients, guide in zip(layer_gradients, guides, strict=True)
+            ])  # fmt: skip
             padded = grid.padded_to_crop(style, block, stride, features[name])
             feature_gradients[name] = feature_gradients.get(name, 0.0) + padded
         names = list(feature_gradients)

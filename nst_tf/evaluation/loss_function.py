@@ -33,9 +33,9 @@ def features_and_early_style_losses(
     # A content loss on the same layer would keep its output alive anyway: nothing to save.
     if first is None or first not in layout.style_layers or first in layout.content_layers:
         return named_features(feature_model, layout, image), {}
-    target = targets.style_targets[layout.style_layers.index(first)]
+    index = layout.style_layers.index(first)
     outputs, first_loss = feature_model.outputs_with_first_layer_loss(
-        image, lambda features: statistic.loss(features, target)
+        image, lambda features: targets.style_loss(statistic, index, features)
     )
     return dict(zip(feature_layers(layout), outputs, strict=True)), {first: first_loss}
 
@@ -59,10 +59,11 @@ class LossFunction:
                  width: int, jit_compile: bool = False, trace: bool = True,
                  image_terms: tuple = ()):  # fmt: skip
         self._image_terms = tuple(image_terms)
-        self.layout = LossLayout.of(spec, tuple(term.name for term in self._image_terms))
+        names = tuple(term.name for term in self._image_terms)
+        self.layout = LossLayout.of(spec, names, targets.region_count)
         self._feature_names = feature_layers(self.layout)
         self._channels = {
-            name: int(target[0].shape[0])
+            name: int(target[0][0].shape[0])
             for name, target in zip(self.layout.style_layers, targets.style_targets, strict=True)
         }
         self.mixed = is_float16_model(feature_model)
@@ -92,8 +93,9 @@ class LossFunction:
     def load(self, spec: LossSpec, targets: Targets) -> None:
         """Use `spec`'s weights and these targets from now on. ValueError if the layout or a
         target's shape differs (that needs a new LossFunction)."""
-        if LossLayout.of(spec, self.layout.image_terms) != self.layout:
-            raise ValueError(f"loss layout {LossLayout.of(spec)} is not {self.layout}")
+        layout = LossLayout.of(spec, self.layout.image_terms, targets.region_count)
+        if layout != self.layout:
+            raise ValueError(f"loss layout {layout} is not {self.layout}")
         new = tf.nest.flatten(_target_structure(targets))
         old = tf.nest.flatten(self._targets)
         if [tuple(t.shape) for t in new] != [tuple(v.shape) for v in old]:
@@ -146,8 +148,7 @@ class LossFunction:
         return total, network_gradient + direct_gradient, terms
 
     def _current_targets(self) -> Targets:
-        content_targets, style_targets = tf.nest.map_structure(tf.identity, self._targets)
-        return Targets(content_targets, style_targets)
+        return Targets(*tf.nest.map_structure(tf.identity, self._targets))
 
     def _terms(self, features: dict, early_style_losses: dict, targets: Targets, image):
         """(total, terms) from float32 `features` (layer name -> activations)."""
@@ -164,8 +165,8 @@ class LossFunction:
             [
                 early_style_losses[name]
                 if name in early_style_losses
-                else statistic.loss(features[name], target)
-                for name, target in zip(layout.style_layers, targets.style_targets, strict=True)
+                else targets.style_loss(statistic, index, features[name])
+                for index, name in enumerate(layout.style_layers)
             ]
         )
         terms = {
@@ -210,4 +211,8 @@ def _term_weights(spec: LossSpec) -> list[float]:
 
 
 def _target_structure(targets: Targets) -> tuple:
-    return (tuple(targets.content_features), tuple(tuple(t) for t in targets.style_targets))
+    """The targets' tensors as nested tuples, in `Targets`' field order (guides and region
+    weights included, so that a run with other masks of the same shapes reuses the trace)."""
+    style = tuple(tuple(tuple(t) for t in layer) for layer in targets.style_targets)
+    weights = () if targets.region_weights is None else targets.region_weights
+    return (tuple(targets.content_features), style, tuple(targets.guides), weights)

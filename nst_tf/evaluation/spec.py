@@ -3,7 +3,9 @@
 The total loss of an image x in the backbone's pixel space is
     content_weight * mean over content layers of content_loss
   + style_weight * sum over style layers l of w_l E_l   (w_l sum to 1; E_l per `style_losses`)
-  + tv_weight * total_variation_loss(x).
+  + tv_weight * total_variation_loss(x);
+with regions (spatial control), E_l = sum over regions r of rho_r E_l,r, E_l,r the statistic's
+loss of the region's guided statistics against its own target (`targets.Targets.style_loss`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class LossSpec:
     style_weight: float
     tv_weight: float
     style_loss: str = "gram"
+    guide_mode: str = "simple"
+    guide_margin: int = 0
 
     @property
     def feature_layers(self) -> list[str]:
@@ -33,18 +37,21 @@ class LossSpec:
 
 @dataclass(frozen=True)
 class LossLayout:
-    """What shapes the loss graph: the layers read and the style statistic. Two runs of the
-    same layout, image size and feature model can share one traced loss function."""
+    """What shapes the loss graph: the layers read, the style statistic, the image terms and
+    the number of guided regions (0: none). Two runs of the same layout, image size and feature
+    model can share one traced loss function."""
 
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     style_loss: str
     image_terms: tuple[str, ...] = ()
+    regions: int = 0
 
     @classmethod
-    def of(cls, spec: LossSpec, image_terms: tuple[str, ...] = ()) -> LossLayout:
-        """The layout of `spec`, with extra terms on the image by these names."""
-        return cls(spec.content_layers, spec.style_layers, spec.style_loss, image_terms)
+    def of(cls, spec: LossSpec, image_terms: tuple[str, ...] = (), regions: int = 0) -> LossLayout:
+        """The layout of `spec`, with extra terms on the image by these names and `regions`
+        guided regions."""
+        return cls(spec.content_layers, spec.style_layers, spec.style_loss, image_terms, regions)
 
     @property
     def term_names(self) -> tuple[str, ...]:
@@ -69,4 +76,6 @@ def loss_spec(config: StyleConfig) -> LossSpec:
         style_weight=config.style_weight,
         tv_weight=config.tv_weight,
         style_loss=config.style_loss,
+        guide_mode=config.guide_mode,
+        guide_margin=config.guide_margin,
     )

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from nst_tf.settings import setting
 
 FRAME_INITS = ("warped", "content", "noise")
 FLOWS = ("deepflow", "dis_medium", "dis_fast", "farneback")
-
-
-def _setting(default: object, help_text: str):
-    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass(frozen=True)
@@ -21,28 +19,28 @@ class VideoConfig:
     """Input, temporal loss, start of each frame, optical flow. `video` is read by the command
     line only; `stylize_frames` takes the frames as arrays."""
 
-    video: str = _setting("", "Input: a video file (anything ffmpeg reads) or a folder of frames.")
-    fps: float = _setting(0.0, "Frame rate of a folder of frames (0: 25); a file keeps its own.")
-    max_frames: int = _setting(0, "Stylise only the first N frames (0: all).")
-    temporal_weight: float = _setting(
+    video: str = setting("", "Input: a video file (anything ffmpeg reads) or a folder of frames.")
+    fps: float = setting(0.0, "Frame rate of a folder of frames (0: 25); a file keeps its own.")
+    max_frames: int = setting(0, "Stylise only the first N frames (0: all).")
+    temporal_weight: float = setting(
         0.3,
         "Weight of the temporal loss: the pull towards the previous stylised frames warped by "
         "the optical flow (0: independent frames).",
     )
-    temporal_frames: tuple[int, ...] = _setting(
+    temporal_frames: tuple[int, ...] = setting(
         (1,),
         "Earlier frames the temporal loss looks back to, nearest first (1,2,4: long-term "
         "consistency; each pixel held to the nearest frame where it is visible).",
     )
-    frame_init: str = _setting(
+    frame_init: str = setting(
         "warped",
         "Start of each frame after the first: warped (the previous stylised frame along the "
         "flow), content or noise.",
     )
-    first_frame_iterations: int = _setting(
+    first_frame_iterations: int = setting(
         0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
     )
-    flow: str = _setting(
+    flow: str = setting(
         "deepflow",
         "Optical flow (OpenCV): deepflow (the most accurate measured; README, Video), "
         "dis_medium, dis_fast (faster, less exact) or farneback.",
