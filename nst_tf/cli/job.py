@@ -21,6 +21,8 @@ from nst_tf.cli.run_config import RunConfig, check_pair, flat_settings
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import image_format_for, load_image
 from nst_tf.optim.common import default_chunk
+from nst_tf.regions import masks, segmentation
+from nst_tf.regions.masks import Regions
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +31,13 @@ if TYPE_CHECKING:  # TensorFlow loads with it: only once a run starts
 
 
 def input_paths(config: StyleConfig, run: RunConfig) -> dict[str, str | None]:
-    """role -> path of every input file (content, style, style2..., init, and a --weights
-    file), shipped sample names resolved (`resources.resolve`)."""
+    """role -> path of every input file (content, style, style2..., init, a --weights file,
+    masks and segmentation maps), shipped sample names resolved (`resources.resolve`)."""
     styles = {f"style{i + 1}" if i else "style": resources.resolve(path)
               for i, path in enumerate(run.style_paths)}  # fmt: skip
     return {"content": resources.resolve(run.content), **styles, "init": config.init_path,
-            "weights": config.weights_path}  # fmt: skip
+            "weights": config.weights_path,
+            **{role: resources.resolve(path) for role, path in run.mask_paths.items()}}  # fmt: skip
 
 
 def check_output_path(run: RunConfig, inputs: dict[str, str | None]) -> None:
@@ -72,6 +75,30 @@ def read_inputs(
     return content, styles, init
 
 
+def read_regions(
+    config: StyleConfig, run: RunConfig, content: np.ndarray, styles: list[np.ndarray]
+) -> Regions | None:
+    """The `Regions` that --style_masks (with --style_image_masks) or --content_segmentation
+    and --style_segmentations describe, None without them. ImageError naming a mask that cannot
+    be read, ValueError (one line) for masks that do not fit the images (`regions.masks`)."""
+    shapes, blend = [style.shape for style in styles], config.blend_weights(len(styles))
+    if run.content_segmentation:
+        return segmentation.regions_from_segmentation(
+            load_image(resources.resolve(run.content_segmentation)),
+            [load_image(resources.resolve(path)) for path in run.style_segmentations],
+            content.shape, shapes, blend, config.region_weights, config.unmasked,
+            [run.content_segmentation],
+        )  # fmt: skip
+    if not run.style_masks:
+        return None
+    style_image_masks = [load_image(resources.resolve(p)) for p in run.style_image_masks]
+    return masks.regions_from_masks(
+        [load_image(resources.resolve(path)) for path in run.style_masks], content.shape, shapes,
+        blend, style_image_masks, config.region_weights, config.unmasked, run.style_masks,
+        run.style_paths,
+    )  # fmt: skip
+
+
 def stylize_files(
     config: StyleConfig,
     run: RunConfig,
@@ -88,6 +115,7 @@ def stylize_files(
     paths = input_paths(config, run)
     check_output_path(run, paths)
     content, styles, init = read_inputs(config, paths)
+    regions = read_regions(config, run, content, styles)
     if inputs_checked is not None:
         inputs_checked()
     os.makedirs(os.path.dirname(os.path.abspath(run.output)), exist_ok=True)
@@ -109,7 +137,8 @@ def stylize_files(
                      init_rgb=_start_image(init, start), workspace=workspace,
                      optimizer_state=start and start.optimizer_state,
                      device_chunk=default_chunk(run.log_every, run.save_every,
-                                                run.checkpoint_every))  # fmt: skip
+                                                run.checkpoint_every),
+                     regions=regions)  # fmt: skip
     if before_saving is not None:
         before_saving()
     return finish_run(reporter, result)

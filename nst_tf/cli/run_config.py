@@ -28,6 +28,28 @@ class RunConfig:
         default="images/starry_night.jpg",
         metadata=_help("Style image path, or several separated by commas (their styles blend)."),
     )
+    style_masks: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "Spatial control: one grayscale mask per --style image, over the content image "
+            "(white: this style; grey: partly). See --unmasked."
+        ),
+    )
+    style_image_masks: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("With --style_masks: one mask per style image: where its style is taken."),
+    )
+    content_segmentation: str = field(
+        default="",
+        metadata=_help(
+            "Spatial control by colour: a colour-coded map of the content image; each colour is "
+            "a region, styled from the same colour of --style_segmentations."
+        ),
+    )
+    style_segmentations: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("With --content_segmentation: one colour-coded map per style image."),
+    )
     output: str = field(
         default="outputs/tubingen_starry_night.png",
         metadata=_help(
@@ -57,6 +79,19 @@ class RunConfig:
         """The style image paths (--style split at commas)."""
         return tuple(path.strip() for path in self.style.split(",") if path.strip())
 
+    @property
+    def mask_paths(self) -> dict[str, str]:
+        """role -> path of every mask and segmentation map (role: style_mask, style_mask2, ...,
+        style_image_mask..., content_segmentation, style_segmentation...)."""
+        roles = {}
+        for name, paths in (("style_mask", self.style_masks),
+                            ("style_image_mask", self.style_image_masks),
+                            ("style_segmentation", self.style_segmentations)):  # fmt: skip
+            roles |= {f"{name}{i + 1}" if i else name: path for i, path in enumerate(paths)}
+        if self.content_segmentation:
+            roles["content_segmentation"] = self.content_segmentation
+        return roles
+
     def replace(self, **changes) -> RunConfig:
         """A copy with some fields changed (validated)."""
         return dataclasses.replace(self, **changes).validate()
@@ -69,6 +104,12 @@ class RunConfig:
         for name in ("content", "style", "output"):
             if not getattr(self, name).strip():
                 raise ValueError(f"--{name} must not be empty")
+        if self.style_masks and self.content_segmentation:
+            raise ValueError("--style_masks and --content_segmentation: give one or the other")
+        if self.style_image_masks and not self.style_masks:
+            raise ValueError("--style_image_masks needs --style_masks")
+        if bool(self.content_segmentation) != bool(self.style_segmentations):
+            raise ValueError("--content_segmentation and --style_segmentations go together")
         return self
 
 
