@@ -16,6 +16,7 @@ from nst_tf.evaluation.spec import LossSpec
 from nst_tf.evaluation.targets import compute_targets, feature_function
 from nst_tf.machine import GpuMemory
 from nst_tf.optim import StopRequested
+from nst_tf.regions.masks import Region
 from nst_tf.style_losses import STD_EPSILON
 from tests.float32 import assert_close, conv_depth
 
@@ -77,11 +78,12 @@ def test_the_blocks_tile_the_image_and_their_crops_align_to_the_pooling_grid():
     assert (covered == 1).all() and len(grid) == 4 * 3
 
 
-def evaluate_both(spec, model, size=(93, 115), tile=64, jit=False, styles=None):
+def evaluate_both(spec, model, size=(93, 115), tile=64, jit=False, styles=None, regions=()):
     """(whole, blocks) losses and gradients at one random image, same targets for both."""
     height, width = size
     styles = styles or [(random_image(90, 70, 1), 0.6), (random_image(60, 96, 2, 60.0), 0.4)]
-    targets = compute_targets(model, spec, random_image(height, width, 0), styles)
+    targets = compute_targets(model, spec, random_image(height, width, 0), styles,
+                              regions=regions)  # fmt: skip
     image = tf.constant(random_image(height, width, 5)[None])
     whole = LossFunction(model, spec, targets, height, width, jit)(image)
     blocked = BlockLossFunction(model, spec, targets, height, width, tile, jit)
@@ -118,6 +120,33 @@ def test_blocks_equal_the_whole_image_for_the_wasserstein_statistic(pooling):
     float32 rounding of the features into errors of 1e-3 of the largest entry, either way."""
     spec = spec_of("gaussian_w2")
     assert_same(*evaluate_both(spec, model_of("lean", pooling, spec.feature_layers, "hed")), spec)
+
+
+def guided_regions(height, width):
+    """A soft left region taking the first style where its own guide says, a right one taking
+    both styles blended, an uncovered band; weights 2 and 0.5."""
+    rng = np.random.default_rng(4)
+    left = np.zeros((height, width), np.float32)
+    left[:, : width // 2] = rng.uniform(0.2, 1.0, (height, width // 2))
+    right = np.zeros((height, width), np.float32)
+    right[:, width // 2 + 7 :] = 1.0
+    style_guide = np.zeros((90, 70), np.float32)
+    style_guide[20:80, 10:60] = 1.0
+    return [Region("left", left, (0,), (1.0,), (style_guide,), 2.0),
+            Region("right", right, (0, 1), (0.6, 0.4), (None, None), 0.5)]  # fmt: skip
+
+
+@pytest.mark.parametrize("statistic", ["gram", "mean_std"])
+def test_blocks_equal_the_whole_image_with_guides(statistic):
+    """Issue 28's bound too: the loss within 1e-5 of itself, the gradient within 1e-4 of its
+    largest entry, with each block's guides cropped to its interior."""
+    spec = spec_of(statistic)
+    model = model_of("lean", layers=spec.feature_layers)
+    whole, blocked = evaluate_both(spec, model, regions=guided_regions(93, 115))
+    assert_same(whole, blocked, spec)
+    assert abs(float(blocked[0]) - float(whole[0])) <= 1e-5 * abs(float(whole[0]))
+    gradient_error = np.abs(blocked[1].numpy() - whole[1].numpy()).max()
+    assert gradient_error <= 1e-4 * np.abs(whole[1].numpy()).max()
 
 
 def test_blocks_equal_the_whole_image_with_autodiff():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from nst_tf.regions import masks, segmentation
 from nst_tf.regions.masks import Regions
 
 log = logging.getLogger(__name__)
+STYLE_ROLE = re.compile(r"style\d*")  # style, style2, ...: not style_mask
 
 if TYPE_CHECKING:  # TensorFlow loads with it: only once a run starts
     from nst_tf.workspace import Workspace
@@ -66,7 +68,7 @@ def read_inputs(
     """(content, [styles], init or None) as RGB uint8 arrays. Raises ImageError (a ValueError)
     naming a bad file, ValueError for a missing weights file."""
     content = load_image(inputs["content"])
-    styles = [load_image(path) for role, path in inputs.items() if role.startswith("style")]
+    styles = [load_image(path) for role, path in inputs.items() if STYLE_ROLE.fullmatch(role)]
     init = load_image(config.init_path) if config.init_path else None
     if config.weights_path and not os.path.isfile(config.weights_path):
         raise ValueError(

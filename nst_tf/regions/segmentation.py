@@ -2,11 +2,11 @@
 the content map is a region, taking the styles whose maps have that colour, their statistics
 taken from that colour's part of each style image.
 
-Declared colours are those covering at least MIN_SHARE of the content map; every content-map
-pixel snaps to the nearest declared colour (so anti-aliased edges, many near-colours of a few
-pixels each, join a neighbour). A style-map pixel snaps to the nearest declared colour within
-SNAP_DISTANCE (Euclidean, 0-255 RGB); farther ones belong to no region. Maps are uint8 RGB
-(H, W, 3).
+Declared colours are those covering at least MIN_SHARE of the content map and lying farther
+than SNAP_DISTANCE from every more common one; every content-map pixel snaps to the nearest
+declared colour (so anti-aliased edges and a compressed map's near-colours join a region).
+A style-map pixel snaps to the nearest declared colour within SNAP_DISTANCE (Euclidean, 0-255
+RGB); farther ones belong to no region. Maps are uint8 RGB (H, W, 3).
 """
 
 from __future__ import annotations
@@ -28,9 +28,18 @@ SNAP_DISTANCE = 60.0
 
 
 def declared_colors(content_map: np.ndarray) -> np.ndarray:
-    """(K, 3) uint8: the colours covering at least MIN_SHARE of the map, sorted by RGB value."""
+    """(K, 3) uint8, sorted by RGB value: the colours covering at least MIN_SHARE of the map,
+    except those within SNAP_DISTANCE of a more common one (a resized or compressed map's
+    near-colours of a region)."""
     colors, counts = np.unique(content_map.reshape(-1, 3), axis=0, return_counts=True)
-    return colors[counts >= MIN_SHARE * counts.sum()]
+    declared: list[np.ndarray] = []
+    for index in np.argsort(-counts, kind="stable"):
+        if counts[index] < MIN_SHARE * counts.sum():
+            break
+        color = colors[index].astype(np.float32)
+        if all(np.linalg.norm(color - other) > SNAP_DISTANCE for other in declared):
+            declared.append(color)
+    return np.array(sorted(declared, key=tuple), np.uint8).reshape(-1, 3)
 
 
 def snap(color_map: np.ndarray, colors: np.ndarray, limit: float = np.inf) -> np.ndarray:
