@@ -252,3 +252,56 @@ def test_a_run_with_masks_records_each_mask_and_its_hash(mask_run, capsys):
     inputs = json.load(open(output))["inputs"]
     assert inputs["style_mask"]["path"] == mask_run.paths["left"]
     assert len(inputs["style_mask2"]["sha256"]) == 64
+
+
+def test_style_masks_are_a_sweep_axis(mask_run, tmp_path):
+    """--grid=style_masks:left.png+right.png,right.png+left.png: two cells, each its masks."""
+    from nst_tf.cli.run_config import RunConfig
+    from nst_tf.sweep import SweepConfig, run_sweep
+    from nst_tf.sweep.grid import parse_axis
+
+    paths = mask_run.paths
+    swapped = f"{paths['right']}+{paths['left']}"
+    axis = parse_axis(f"style_masks:{paths['left']}+{paths['right']},{swapped}")
+    assert axis.values[1] == (paths["right"], paths["left"])
+    base = StyleConfig(backbone="vgg16", weights="none", max_size=48, iterations=3,
+                       evaluation="lean", calibration="off")  # fmt: skip
+    sweep = SweepConfig(grid=(f"style_masks:{paths['left']}+{paths['right']},{swapped}",),
+                        out_dir=str(tmp_path / "sweep"))  # fmt: skip
+    run = RunConfig(content=paths["content"], style=f"{paths['a']},{paths['b']}")
+    result = run_sweep(base, sweep, base_run=run)
+    assert result.ran == 2 and result.failed == 0
+
+
+def test_a_clip_takes_a_folder_of_per_frame_masks_and_keeps_the_photo_outside_them(tmp_path):
+    """Three frames, each with its own mask (a band moving right): outside each frame's band
+    the stylised frame is the input frame exactly; a folder with too few masks is refused."""
+    from nst_tf.cli.run_config import RunConfig
+    from nst_tf.video.config import VideoConfig
+    from nst_tf.video.job import stylize_video_files
+
+    rng = np.random.default_rng(0)
+    frames_dir, masks_dir = tmp_path / "frames", tmp_path / "masks"
+    frames_dir.mkdir(), masks_dir.mkdir()
+    frames = [rng.integers(0, 256, (48, 64, 3), np.uint8) for _ in range(3)]
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(frames_dir / f"f{index}.png")
+        band = np.zeros((48, 64), np.uint8)
+        band[:, 8 * index : 8 * index + 24] = 255
+        Image.fromarray(band).save(masks_dir / f"m{index}.png")
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3), np.uint8)).save(tmp_path / "s.png")
+    output = str(tmp_path / "out.mp4")
+    config = StyleConfig(backbone="vgg16", weights="none", max_size=64, iterations=3,
+                         evaluation="lean", calibration="off")  # fmt: skip
+    run = RunConfig(style=str(tmp_path / "s.png"), output=output, style_masks=(str(masks_dir),))
+    video = VideoConfig(video=str(frames_dir), flow="farneback", first_frame_iterations=3)
+    assert stylize_video_files(config, run, video).status == "finished"
+    for index, frame in enumerate(frames):
+        made = np.asarray(Image.open(tmp_path / "out_frames" / f"frame_{index + 1:05d}.png"))
+        outside = np.ones(64, bool)
+        outside[8 * index : 8 * index + 24] = False
+        np.testing.assert_array_equal(made[:, outside], frame[:, outside])
+        assert (made[:, 8 * index + 12] != frame[:, 8 * index + 12]).any()
+    os.remove(masks_dir / "m2.png")
+    with pytest.raises(ValueError, match="holds 2 masks for 3 frames"):
+        stylize_video_files(config, run.replace(output=str(tmp_path / "again.mp4")), video)

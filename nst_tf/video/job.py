@@ -32,6 +32,7 @@ from nst_tf.image_io import load_image, resize_long_side, save_image, write_atom
 from nst_tf.optim.common import StopRequested
 from nst_tf.video import frames as clips
 from nst_tf.video.config import VideoConfig
+from nst_tf.video.masks import clip_regions
 
 if TYPE_CHECKING:  # TensorFlow loads with it: only once the inputs are checked
     from nst_tf.workspace import Workspace
@@ -210,6 +211,7 @@ def stylize_video_files(
     if inputs_checked is not None:
         inputs_checked()
     frames = read_clip(clip, config.max_size)
+    regions_of = clip_regions(config, run, len(frames), frames[0].shape, styles)
     folder = frames_folder(run.output)
     os.makedirs(folder, exist_ok=True)
     settings = settings_of(config, run, video)
@@ -220,7 +222,8 @@ def stylize_video_files(
 
     writer = FrameWriter(folder, settings, len(frames), len(done))
     try:
-        stylize_frames(frames, styles, config, video, done, writer, workspace=workspace)
+        stylize_frames(frames, styles, config, video, done, writer, workspace=workspace,
+                       regions_of=regions_of)  # fmt: skip
     except StopRequested as stop:  # between two frames' optimisations: the flow, the writing
         writer.interrupted = str(stop)
     write_frames_csv(folder, len(frames))

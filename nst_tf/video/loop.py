@@ -16,6 +16,7 @@ import numpy as np
 from nst_tf import preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.pipeline import stylize
+from nst_tf.regions.masks import Regions
 from nst_tf.results import IterationRecord, StylizeResult
 from nst_tf.video import flow
 from nst_tf.video.config import VideoConfig
@@ -55,11 +56,13 @@ def stylize_frames(
     on_frame: Callable[[FrameOutcome], None] | None = None,
     callback: Callable[[IterationRecord], None] | None = None,
     workspace: Workspace | None = None,
+    regions_of: Callable[[int], Regions | None] | None = None,
 ) -> dict[int, np.ndarray]:
     """Stylise `frames` in order; returns index -> stylised frame (uint8 RGB). `done`: frames
     already stylised (a resumed clip), used as they are for the later frames' temporal loss.
     `on_frame(outcome)` after each frame stylised now; `callback` per iteration, as in
-    `stylize`. `config.max_size` should be the frames' long side (they are not resized)."""
+    `stylize`. `config.max_size` should be the frames' long side (they are not resized).
+    `regions_of(index)`: the frame's regions (spatial control; `video.masks`), or None."""
     video = video.validate()
     height, width = frames[0].shape[:2]
     clip = _Clip(frames, dict(done or {}), TemporalTerm(height, width, len(video.temporal_frames)),
@@ -67,7 +70,8 @@ def stylize_frames(
     for index in range(len(frames)):
         if index in clip.outputs:
             continue
-        outcome = stylize_frame(clip, index, style_rgb, config, video, callback)
+        regions = regions_of(index) if regions_of else None
+        outcome = stylize_frame(clip, index, style_rgb, config, video, callback, regions)
         clip.outputs[index] = outcome.result.image_rgb
         if on_frame is not None:
             on_frame(outcome)
@@ -83,8 +87,10 @@ def stylize_frame(
     config: StyleConfig,
     video: VideoConfig,
     callback: Callable[[IterationRecord], None] | None,
+    regions: Regions | None = None,
 ) -> FrameOutcome:
-    """Frame `index`, its temporal targets and start from the stylised frames before it."""
+    """Frame `index` (with `regions`), its temporal targets and start from the stylised frames
+    before it."""
     frame, space = clip.frames[index], preprocess.space_for(config.backbone)
     offsets = [offset for offset in video.temporal_frames if index - offset in clip.outputs]
     flows = {offset: _flows(clip, index, offset, video.flow)
@@ -100,7 +106,8 @@ def stylize_frame(
     if index == 0 and video.first_frame_iterations:
         frame_config = config.replace(iterations=video.first_frame_iterations)
     result = stylize(frame, style_rgb, frame_config, callback, init_rgb=start,
-                     workspace=clip.workspace, image_terms=(clip.term,))  # fmt: skip
+                     workspace=clip.workspace, image_terms=(clip.term,),
+                     regions=regions)  # fmt: skip
     if 1 not in flows:
         return FrameOutcome(index, result, None, float("nan"))
     backward, _, trusted = flows[1]
