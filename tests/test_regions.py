@@ -305,3 +305,35 @@ def test_a_clip_takes_a_folder_of_per_frame_masks_and_keeps_the_photo_outside_th
     os.remove(masks_dir / "m2.png")
     with pytest.raises(ValueError, match="holds 2 masks for 3 frames"):
         stylize_video_files(config, run.replace(output=str(tmp_path / "again.mp4")), video)
+
+
+def test_coarse_to_fine_with_masks_keeps_the_photo_exactly_at_the_end():
+    from nst_tf.image_io import resize_long_side
+
+    rng = np.random.default_rng(5)
+    content = rng.integers(0, 256, (96, 128, 3), np.uint8)
+    style = rng.integers(0, 256, (40, 40, 3), np.uint8)
+    mask = np.zeros((48, 64), np.uint8)  # half the content's size: resized, not stretched
+    mask[:, :40] = 255
+    config = StyleConfig(backbone="vgg16", weights="none", max_size=128, iterations=4, scales=2,
+                         evaluation="lean", calibration="off", style_layers=LAYERS,
+                         content_layers=("block2_conv2",))  # fmt: skip
+    result = stylize(content, style, config, style_masks=[mask])
+    photo = resize_long_side(content, 128)
+    # the mask ends at column 80 once enlarged; bilinear enlarging blends one column beyond
+    np.testing.assert_array_equal(result.image_rgb[:, 82:], photo[:, 82:])
+    assert (result.image_rgb[:, :70] != photo[:, :70]).any()
+
+
+def test_histogram_colours_follow_the_part_of_the_photo_a_style_covers():
+    from nst_tf import colors
+
+    content = np.zeros((20, 20, 3), np.uint8)
+    content[:, :10] = (200, 30, 30)
+    content[:, 10:] = (30, 30, 200)
+    style = np.random.default_rng(0).integers(0, 256, (16, 16, 3), np.uint8)
+    left = np.zeros((20, 20), np.float32)
+    left[:, :10] = 1.0
+    (recoloured,) = colors.match_styles([style], [left], content)
+    mean = recoloured.reshape(-1, 3).mean(axis=0)
+    assert abs(mean[0] - 200) < 3 and abs(mean[2] - 30) < 3  # the left half's red
