@@ -22,26 +22,35 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     return tf.matmul(matrix, matrix, transpose_a=True)
 
 
-def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
-    """E = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2), G = gram(features) (Gatys et al. 2015, eq. 4).
+def style_layer_loss(
+    features: tf.Tensor, target_gram: tf.Tensor, weights: tf.Tensor | None = None
+) -> tf.Tensor:
+    """E = sum_ij (G_ij - A_ij)^2 / (4 N^2 M^2), G = gram(features) (Gatys et al. 2015, eq. 4);
+    with `weights` (one per position, (H, W) or (1, H, W, 1): a guide) G = F' diag(w) F and
+    M = sum w, A then being the target for that weight.
 
-    Its gradient is written out, dE/dF = 2 F (D + D^T) / (4 N^2 M^2) with D = G - A: one (M, N)
-    matrix product, where autodiff of the Gram takes two and adds them. A is not differentiated.
+    Its gradient is written out, dE/dF = 2 diag(w) F (D + D^T) / (4 N^2 M^2) with D = G - A: one
+    (M, N) matrix product, where autodiff of the Gram takes two and adds them. A and w are not
+    differentiated.
     """
     target_gram = tf.convert_to_tensor(target_gram)
 
     @tf.custom_gradient
     def loss_and_gradient(features):
         matrix = feature_matrix(features)
-        positions = tf.cast(tf.shape(matrix)[0], matrix.dtype)
+        if weights is None:
+            weighted, positions = matrix, tf.cast(tf.shape(matrix)[0], matrix.dtype)
+        else:
+            column = tf.reshape(tf.cast(weights, matrix.dtype), [-1, 1])
+            weighted, positions = column * matrix, tf.reduce_sum(column)
         channels = tf.cast(tf.shape(matrix)[1], matrix.dtype)
         scale = 4.0 * channels**2 * positions**2
-        difference = tf.matmul(matrix, matrix, transpose_a=True) - target_gram
+        difference = tf.matmul(matrix, weighted, transpose_a=True) - target_gram
         loss = tf.reduce_sum(tf.square(difference)) / scale
 
         def gradient(upstream):
             symmetric = (difference + tf.transpose(difference)) * (2.0 * upstream / scale)
-            return tf.reshape(tf.matmul(matrix, symmetric), tf.shape(features))
+            return tf.reshape(tf.matmul(weighted, symmetric), tf.shape(features))
 
         return loss, gradient
 

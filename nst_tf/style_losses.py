@@ -125,10 +125,11 @@ class GramStyle:
              weights: tf.Tensor | None = None) -> tf.Tensor:  # fmt: skip
         """Gatys et al.'s E against the target Gram rescaled to this image's M (guided: to the
         region's summed weight, which also takes M's place in the normalisation)."""
-        if weights is not None:
-            return self.loss_from_moments(self.moments(features, weights), prepared)
         (gram_per_position,) = prepared
-        return style_layer_loss(features, gram_per_position * _positions(features))
+        if weights is None:
+            return style_layer_loss(features, gram_per_position * _positions(features))
+        total = tf.reduce_sum(tf.cast(weights, tf.float32))
+        return style_layer_loss(features, gram_per_position * total, weights)
 
     def moments(self, features: tf.Tensor, weights: tf.Tensor | None = None) -> Statistics:
         """(F' diag(w) F (N, N), sum w): (F'F, M) without weights."""

@@ -88,6 +88,22 @@ def test_the_guided_feature_gradient_is_the_weighted_moments_gradient(name):
     assert np.all(got[0, :3] == 0.0)
 
 
+def test_the_guided_gram_loss_and_its_written_out_gradient_match_autodiff_of_the_moments():
+    """GramStyle.loss with a guide (one matrix product backward, `losses.style_layer_loss`)
+    against the loss of the weighted moments, differentiated by TensorFlow."""
+    statistic = STYLE_LOSSES["gram"]
+    features, guide = tf.constant(FEATURES), tf.constant(GUIDE)
+    target = statistic.prepare(statistic.describe(tf.constant(rng.normal(0.5, 1.5, FEATURES.shape),
+                                                              tf.float32)))  # fmt: skip
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(features)
+        written = statistic.loss(features, target, guide)
+        autodiff = statistic.loss_from_moments(statistic.moments(features, guide), target)
+    assert_close(written, autodiff, 2, POSITIONS, "loss")
+    expected = tape.gradient(autodiff, features).numpy()
+    assert_close(tape.gradient(written, features), expected, 3, POSITIONS, "gradient")
+
+
 def brute_force_guide(guide, stride, reach, mode):
     """Each feature cell's guide by looping over its pixels and receptive field."""
     rows, columns = guide.shape[0] // stride, guide.shape[1] // stride
