@@ -175,3 +175,16 @@ def test_the_run_record_module_needs_no_tensorflow():
                 for alias in node.names}  # fmt: skip
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name and name.split(".")[0] in ("tensorflow", "keras")}
+
+
+def test_every_subpackage_is_in_the_wheel():
+    """pyproject.toml lists the packages by hand: a new subpackage left out would install a
+    command that fails on import (the wheel test is in the slow run only)."""
+    import tomllib
+
+    with open(os.path.join(os.path.dirname(PACKAGE), "pyproject.toml"), "rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    relative = [os.path.relpath(folder, PACKAGE) for folder, _, files in os.walk(PACKAGE)
+                if "__init__.py" in files]  # fmt: skip
+    found = {"nst_tf" if rel == "." else "nst_tf." + rel.replace(os.sep, ".") for rel in relative}
+    assert found <= listed, sorted(found - listed)

@@ -119,9 +119,9 @@ def region_guides(
                 side = surviving_side(feature_model, layer, spec.guide_mode, spec.guide_margin)
                 needs = f"; at this size a region needs about {side}x{side} px" if side else ""
                 raise ValueError(
-                    f"region {name} vanishes at {layer} ({guide.shape[1]}x{guide.shape[0]} px, "
-                    f"--guide_mode={spec.guide_mode}){needs}: enlarge it, raise --max_size, use "
-                    "fewer --scales or drop the layer from --style_layers"
+                    f"region {name} vanishes at {layer} in the {guide.shape[1]}x{guide.shape[0]} "
+                    f"px image (--guide_mode={spec.guide_mode}){needs}: enlarge it, raise "
+                    "--max_size, use fewer --scales or drop the layer from --style_layers"
                 )
         found.append(at_layers)
     return tuple(found)
@@ -221,7 +221,7 @@ def style_layer_guides(
     at its resolution} (`region_guides`; `shapes`: the style image's feature-map sizes)."""
     return [
         None if guide is None
-        else region_guides([guide], [f"in style image {index + 1}"], feature_model, spec,
+        else region_guides([guide], [f"(the mask of style image {index + 1})"], feature_model, spec,
                            shapes)[0]
         for guide in guides
     ]  # fmt: skip
