@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 
 from nst_tf.settings import setting
+from nst_tf.video.cuts import parse_cuts
 
 FRAME_INITS = ("warped", "content", "noise")
 FLOWS = ("deepflow", "dis_medium", "dis_fast", "farneback")
@@ -40,6 +41,12 @@ class VideoConfig:
     first_frame_iterations: int = setting(
         0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
     )
+    cuts: str = setting(
+        "auto",
+        "Scene cuts, where a new shot starts as a first frame (its iterations and --init, no "
+        "temporal term across): auto (detected: colour histogram and flow consistency), none, "
+        "or the frame numbers that start shots (e.g. 31,75).",
+    )
     flow: str = setting(
         "deepflow",
         "Optical flow (OpenCV): deepflow (the most accurate measured; README, Video), "
@@ -69,4 +76,5 @@ class VideoConfig:
         for passed, name, message in checks:
             if not passed:
                 raise ValueError(f"--{name} {message}")
+        parse_cuts(self.cuts)
         return self

@@ -38,8 +38,8 @@ if TYPE_CHECKING:  # TensorFlow loads with it: only once the inputs are checked
     from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)
-CSV_COLUMNS = ("frame", "iterations", "evaluations", "seconds", "content", "style", "tv",
-               "temporal", "warp_error", "status")  # fmt: skip
+CSV_COLUMNS = ("frame", "shot", "cut", "iterations", "evaluations", "seconds", "content", "style",
+               "tv", "temporal", "warp_error", "status")  # fmt: skip
 
 
 def frames_folder(output: str) -> str:
@@ -127,7 +127,9 @@ class FrameWriter:
     def _record(self, outcome, status: str) -> dict:
         result = outcome.result
         losses = result.history[-1].losses if result.history else result.initial_losses
-        return {"frame": outcome.index + 1, "status": status, "settings": self.settings,
+        measures = outcome.measures and dataclasses.asdict(outcome.measures)
+        return {"frame": outcome.index + 1, "shot": outcome.shot + 1, "cut": outcome.cut,
+                "cut_measures": measures, "status": status, "settings": self.settings,
                 "iterations": result.iterations, "evaluations": result.evaluations,
                 "seconds": round(result.setup_seconds + result.optimizing_seconds, 3),
                 "losses": losses, "warp_error": _number(outcome.warp_error),
@@ -160,6 +162,7 @@ def write_frames_csv(folder: str, total: int) -> None:
         losses = record.get("losses", {})
         writer.writerow({
             "frame": index + 1, "status": record.get("status", "pending"),
+            "shot": record.get("shot", ""), "cut": int(record["cut"]) if "cut" in record else "",
             **{k: record.get(k, "") for k in ("iterations", "evaluations", "seconds")},
             **{k: losses.get(k, "") for k in ("content", "style", "tv", "temporal")},
             "warp_error": "" if record.get("warp_error") is None else record["warp_error"],
@@ -239,4 +242,14 @@ def stylize_video_files(
         return VideoOutcome("non-finite", 1, f"error: a frame's loss became non-finite (see "
                             f"{os.path.join(folder, 'frames.csv')})")  # fmt: skip
     assemble(run.output, folder, clip, len(frames))
-    return VideoOutcome("finished", 0, f"{len(frames)} frames; saved {run.output} and {folder}")
+    return VideoOutcome("finished", 0, f"{len(frames)} frames{_shots(folder, len(frames))}; "
+                        f"saved {run.output} and {folder}")  # fmt: skip
+
+
+def _shots(folder: str, count: int) -> str:
+    """ ", 3 shots (cuts before frames 31, 75)" from the frames' records ("" for one shot)."""
+    records = (_read_json(frame_path(folder, i, extension=".json")) or {} for i in range(count))
+    starts = [record["frame"] for record in records if record.get("cut")]
+    if not starts:
+        return ""
+    return f", {len(starts) + 1} shots (cuts before frames {', '.join(map(str, starts))})"
