@@ -35,8 +35,6 @@ RUNS = {"independent": ["--temporal_weight=0", "--frame_init=noise"], "temporal"
 
 
 def make_clip(path: str, frames: int, size: int) -> None:
-    import imageio_ffmpeg
-
     photo = resize_long_side(load_image(sample_image("tubingen.jpg")), 2 * size)
     height = round(size * 0.75)
     clip, _ = panned_clip(photo, frames, (height, size), shift=(3.0, 1.0), zoom=1.01)
@@ -44,27 +42,36 @@ def make_clip(path: str, frames: int, size: int) -> None:
     for step, frame in enumerate(clip):
         x, y = size // 8 + 4 * step, height // 4 + 2 * step
         frame[y : y + square.shape[0], x : x + square.shape[1]] = square
+    write_clip_with_tone(path, clip)
+
+
+def write_clip_with_tone(path: str, clip: list[np.ndarray], fps: int = 8) -> None:
+    """`clip` as an H.264 MP4 at `fps` with a 440 Hz tone as its audio track."""
+    import imageio_ffmpeg
+
     silent = path + ".silent.mp4"
-    writer = imageio_ffmpeg.write_frames(silent, (size, height), fps=8, codec="libx264",
+    writer = imageio_ffmpeg.write_frames(silent, clip[0].shape[1::-1], fps=fps, codec="libx264",
                                          macro_block_size=2)  # fmt: skip
     writer.send(None)
     for frame in clip:
         writer.send(np.ascontiguousarray(frame))
     writer.close()
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", silent,
-                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={frames / 8 + 1}",
+                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={len(clip) / fps + 1}",
                     "-c:v", "copy", "-c:a", "aac", "-shortest", path], check=True)  # fmt: skip
     os.unlink(silent)
 
 
-def run(name: str, clip: str, folder: str, size: int) -> list[dict]:
+def run(name: str, clip: str, folder: str, size: int, flags: list[str] | None = None) -> list[dict]:
+    """The video command on `clip` into `<folder>/<name>.mp4` with `flags` (default: RUNS'),
+    from scratch; its frames.csv rows."""
     output = os.path.join(folder, f"{name}.mp4")
     # a figure is a fresh run: the video mode would resume the frames an earlier one left, or
     # refuse them when a setting has been added since
     shutil.rmtree(os.path.join(folder, f"{name}_frames"), ignore_errors=True)
     command = [sys.executable, "-m", "nst_tf.video", "--flagfile=configs/video.cfg",
                f"--video={clip}", f"--output={output}", f"--max_size={size}",
-               *RUNS[name]]  # fmt: skip
+               *(RUNS[name] if flags is None else flags)]  # fmt: skip
     subprocess.run(command, cwd=ROOT, check=True)
     with open(os.path.join(folder, f"{name}_frames", "frames.csv"), newline="") as handle:
         return list(csv.DictReader(handle))

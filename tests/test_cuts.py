@@ -87,3 +87,42 @@ def test_a_cut_starts_a_new_shot_as_a_first_frame(mode):
     assert cut.result.history[-1].losses["temporal"] == 0.0 and np.isnan(cut.warp_error)
     assert (cut.measures is not None) == (mode == "auto")
     assert outcomes[3].result.history[-1].losses["temporal"] > 0.0
+
+
+def record(iteration, total):
+    from nst_tf.results import IterationRecord
+
+    return IterationRecord(iteration, iteration, {"content": total, "style": 0.0, "tv": 0.0},
+                           0.1, 1.0)  # fmt: skip
+
+
+def test_the_stop_rule_ends_a_frame_once_the_loss_stops_falling():
+    """Totals 100, 90, 81, ... (10 % a step) then flat: the rule (1 % over 5 iterations) lets
+    the fall go on and stops 5 iterations into the flat part."""
+    from nst_tf.optim.common import Converged
+    from nst_tf.video.loop import STOP_WINDOW, stop_when_done
+
+    seen = []
+    rule = stop_when_done(seen.append, 0.01)
+    totals = [100 * 0.9**k for k in range(12)] + [100 * 0.9**11] * 10
+    with pytest.raises(Converged, match="fell by less than 0.01"):
+        for iteration, total in enumerate(totals, 1):
+            rule(record(iteration, total))
+    assert len(seen) == 12 + STOP_WINDOW  # the callback saw every iteration up to the stop
+
+
+def test_a_converged_run_is_finished_not_interrupted():
+    from nst_tf import stylize
+    from nst_tf.optim.common import Converged
+
+    def stop_at_three(record):
+        if record.iteration == 3:
+            raise Converged("done")
+
+    rng = np.random.default_rng(0)
+    content, style = (rng.integers(0, 256, (32, 32, 3), np.uint8) for _ in range(2))
+    config = StyleConfig(backbone="vgg16", weights="none", max_size=32, iterations=20,
+                         evaluation="lean", calibration="off", style_layers=("block1_conv1",),
+                         content_layers=("block2_conv2",))  # fmt: skip
+    result = stylize(content, style, config, stop_at_three)
+    assert (result.iterations, result.interrupted, result.stop_reason) == (3, False, "done")

@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nst_tf.optim.common import NonFinite, OptimizeResult, StopRequested, Tracker, result_of
+from nst_tf.optim.common import (
+    NonFinite,
+    OptimizeResult,
+    StopRequested,
+    Tracker,
+    interrupted_by,
+    result_of,
+)
 
 # Adam stops when the loss exceeds this multiple of the best loss so far.
 EXPLOSION_FACTOR = 1e3
@@ -45,7 +52,8 @@ def minimize_adam(
             if on_iteration is not None:
                 on_iteration(step, tracker.evaluations, x.reshape(shape))
     except StopRequested as stop:
-        return result_of(tracker, shape, str(stop) or "stopped by the callback", True, True)
+        reason = str(stop) or "stopped by the callback"
+        return result_of(tracker, shape, reason, True, interrupted_by(stop))
     except NonFinite as error:
         reason, finite = str(error), False
     return result_of(tracker, shape, reason, finite)

@@ -53,6 +53,16 @@ class StopRequested(BaseException):
     the way (logging, TensorFlow) swallows it."""
 
 
+class Converged(StopRequested):
+    """Raise from the iteration callback when a stopping rule says the run is done (the video
+    mode's frames): it ends like StopRequested, but the result is finished, not interrupted."""
+
+
+def interrupted_by(stop: BaseException | None) -> bool:
+    """Whether a run ended by `stop` (None: not stopped) was interrupted, not converged."""
+    return stop is not None and not isinstance(stop, Converged)
+
+
 @dataclass
 class OptimizeResult:
     """x: the lowest-loss point evaluated (float64, same shape as x0). The in-graph L-BFGS-B

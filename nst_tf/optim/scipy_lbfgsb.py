@@ -18,6 +18,7 @@ from nst_tf.optim.common import (
     OptimizeResult,
     StopRequested,
     Tracker,
+    interrupted_by,
     result_of,
 )
 from nst_tf.optim.setulb import run_lbfgsb
@@ -63,7 +64,8 @@ def minimize_lbfgs(
         )
         reason = end.reason
     except StopRequested as stop:
-        return result_of(tracker, shape, str(stop) or "stopped by the callback", True, True)
+        reason = str(stop) or "stopped by the callback"
+        return result_of(tracker, shape, reason, True, interrupted_by(stop))
     except NonFinite as error:
         reason, finite = str(error), False
     return result_of(tracker, shape, reason, finite)

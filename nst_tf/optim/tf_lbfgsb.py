@@ -32,7 +32,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nst_tf.optim.common import IterationInfo, LbfgsState, OptimizeResult, StopRequested
+from nst_tf.optim.common import (
+    IterationInfo,
+    LbfgsState,
+    OptimizeResult,
+    StopRequested,
+    interrupted_by,
+)
 from nst_tf.optim.device_lbfgsb import (
     ITERATIONS,
     NON_FINITE,
@@ -97,7 +103,7 @@ def minimize_lbfgs_tf(
         evaluations=evaluations,
         stop_reason=reason,
         finite=status != NON_FINITE,
-        interrupted=stop is not None,
+        interrupted=interrupted_by(stop),
         first_info=first_info,
         state=optimizer.state(),
         setup_seconds=setup_seconds,

@@ -41,6 +41,11 @@ class VideoConfig:
     first_frame_iterations: int = setting(
         0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
     )
+    frame_tolerance: float = setting(
+        0.0,
+        "Stop a frame after a shot's first once its total loss fell by less than this share "
+        "of itself over the last 5 iterations (--iterations stays the cap; 0: never).",
+    )
     cuts: str = setting(
         "auto",
         "Scene cuts, where a new shot starts as a first frame (its iterations and --init, no "
@@ -69,6 +74,8 @@ class VideoConfig:
             (bool(self.temporal_frames) and all(j > 0 for j in self.temporal_frames)
              and len(set(self.temporal_frames)) == len(self.temporal_frames),
              "temporal_frames", "must be distinct positive frame offsets"),
+            (math.isfinite(self.frame_tolerance) and 0 <= self.frame_tolerance < 1,
+             "frame_tolerance", "must be at least 0 and below 1"),
             (self.frame_init in FRAME_INITS, "frame_init",
              f"must be one of {', '.join(FRAME_INITS)}"),
             (self.flow in FLOWS, "flow", f"must be one of {', '.join(FLOWS)}"),

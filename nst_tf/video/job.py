@@ -131,6 +131,7 @@ class FrameWriter:
         return {"frame": outcome.index + 1, "shot": outcome.shot + 1, "cut": outcome.cut,
                 "cut_measures": measures, "status": status, "settings": self.settings,
                 "iterations": result.iterations, "evaluations": result.evaluations,
+                "stop_reason": result.stop_reason,
                 "seconds": round(result.setup_seconds + result.optimizing_seconds, 3),
                 "losses": losses, "warp_error": _number(outcome.warp_error),
                 "tile_size": result.tile_size, "evaluation": result.evaluation,

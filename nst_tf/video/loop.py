@@ -17,6 +17,7 @@ import numpy as np
 
 from nst_tf import preprocess
 from nst_tf.config import StyleConfig
+from nst_tf.optim.common import Converged
 from nst_tf.pipeline import stylize
 from nst_tf.regions.masks import Regions
 from nst_tf.results import IterationRecord, StylizeResult
@@ -24,6 +25,8 @@ from nst_tf.video import cuts, flow
 from nst_tf.video.config import VideoConfig
 from nst_tf.video.temporal import TemporalTerm
 from nst_tf.workspace import Workspace
+
+STOP_WINDOW = 5  # iterations over which --frame_tolerance compares the loss
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ def stylize_frame(
         frame_config = config.replace(init=video.frame_init, seed=config.seed + index)
     if index == shot_start and video.first_frame_iterations:
         frame_config = config.replace(iterations=video.first_frame_iterations)
+    if index > shot_start and video.frame_tolerance:
+        callback = stop_when_done(callback, video.frame_tolerance)
     result = stylize(frame, style_rgb, frame_config, callback, init_rgb=start,
                      workspace=clip.workspace, image_terms=(clip.term,),
                      regions=regions)  # fmt: skip
@@ -151,6 +156,26 @@ def stylize_frame(
     backward, _, trusted = flows[1]
     error = flow.warp_error(result.image_rgb, clip.outputs[index - 1], backward, trusted)
     return FrameOutcome(index, result, trusted, error, shot, cut, measures)
+
+
+def stop_when_done(
+    callback: Callable[[IterationRecord], None] | None, tolerance: float
+) -> Callable[[IterationRecord], None]:
+    """`callback`, then the stopping rule: `optim.Converged` once the total loss fell by less
+    than `tolerance` x itself over the last STOP_WINDOW iterations."""
+    totals: list[float] = []
+
+    def on_iteration(record: IterationRecord) -> None:
+        if callback is not None:
+            callback(record)
+        totals.append(record.total_loss)
+        if len(totals) > STOP_WINDOW and totals[-STOP_WINDOW - 1] - totals[-1] < tolerance * abs(
+            totals[-1]
+        ):
+            raise Converged(f"done: the loss fell by less than {tolerance:g} of itself over "
+                            f"{STOP_WINDOW} iterations")  # fmt: skip
+
+    return on_iteration
 
 
 def _flows(clip: _Clip, index: int, offset: int, method: str):
