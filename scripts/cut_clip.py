@@ -8,8 +8,9 @@ from the sample images: a pan over Tübingen, a zoom into the astronaut, a pan o
 half of Tübingen (similar colours); cuts before frames 6 and 11. Two real command-line runs
 (`python -m nst_tf.video --flagfile=configs/video.cfg`, The Starry Night): `--cuts=auto` and
 `--cuts=none` (what the video mode did before). Printed and written to `<out>/summary.json`: the
-cuts each run found, the style loss of each shot's first frame against the clip's first, and
-the mean warp error within the shots (frames after a cut left out).
+cuts each run found, the style loss of each shot's first frame against the clip's first, the
+content loss at each shot's start (the previous shot's picture left in raises it), and the
+mean warp error within the shots (frames after a cut left out).
 """
 
 import argparse
@@ -52,6 +53,8 @@ def summary(rows: list[dict]) -> dict:
             "shot_first_style_over_clip_first": [round(style[f] / style[1], 3)
                                                  for f in SHOT_STARTS[1:]],
             "iterations_at_shot_starts": [int(rows[f - 1]["iterations"]) for f in SHOT_STARTS],
+            "content_loss_at_shot_starts": [round(float(rows[f - 1]["content"]), 2)
+                                            for f in SHOT_STARTS],
             "mean_warp_error_within_shots": round(float(np.mean(within)), 2),
             "seconds": round(sum(float(row["seconds"]) for row in rows), 1)}  # fmt: skip
 
