@@ -42,7 +42,7 @@ class VideoConfig:
         0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
     )
     frame_tolerance: float = setting(
-        0.0,
+        0.005,
         "Stop a frame after a shot's first once its total loss fell by less than this share "
         "of itself over the last 5 iterations (--iterations stays the cap; 0: never).",
     )
