@@ -142,9 +142,8 @@ class BlockLossFunction(LossFunction):
         """(per-layer losses, the weighted style term, its gradient with respect to every
         moment), the losses from the whole image's moments in float64."""
         _, style_weight, _ = tf.unstack(self._weights)
-        style_targets = self._current_targets().style_targets
-        flat = tf.nest.flatten(moments)
         targets = self._current_targets()
+        flat = tf.nest.flatten(moments)
         weights = (tf.cast(targets.region_weights, tf.float64) if self.layout.regions
                    else tf.ones([1], tf.float64))  # fmt: skip
         with tf.GradientTape() as tape:
@@ -155,7 +154,7 @@ class BlockLossFunction(LossFunction):
                     for r, (region_moments, target) in enumerate(zip(layer_moments, targets_l,
                                                                      strict=True))
                 ])
-                for layer_moments, targets_l in zip(moments, style_targets, strict=True)
+                for layer_moments, targets_l in zip(moments, targets.style_targets, strict=True)
             ])  # fmt: skip
             weighted = tf.cast(style_weight, tf.float64) * tf.reduce_sum(
                 tf.cast(self._layer_weights, tf.float64) * per_layer
