@@ -130,9 +130,11 @@ def stylize_frame(
     shot_start = clip.shot_starts[-1]
     earlier = [offset for offset in video.temporal_frames if index - offset >= shot_start]
     offsets = [offset for offset in earlier if index - offset in clip.outputs]
+    # the previous frame's flow also serves the warped start and the warp error
+    needed = {*offsets, 1} if index - 1 >= shot_start and index - 1 in clip.outputs else offsets
     flows = {offset: _flows(clip, index, offset, video.flow)
-             for offset in offsets if offset != 1}  # fmt: skip
-    if 1 in offsets:
+             for offset in needed if offset != 1}  # fmt: skip
+    if 1 in needed:
         flows[1] = clip.previous_flows.pop(index, None) or _flows(clip, index, 1, video.flow)
     clip.previous_flows.pop(index, None)
     targets = [flow.warp(clip.outputs[index - offset], flows[offset][0]) for offset in offsets]
