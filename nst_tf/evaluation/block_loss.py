@@ -131,7 +131,7 @@ class BlockLossFunction(LossFunction):
         without guides): the whole image's guide cropped where the interior lies."""
         if not self.layout.regions:
             return [None]
-        guides = self._current_targets().guides[index]
+        guides = self._guide_variable(index)
         stride = self._stride(self.layout.style_layers[index])
         top, left = (offset // stride for offset in offsets)
         size = [self.layout.regions, interior.shape[1], interior.shape[2]]

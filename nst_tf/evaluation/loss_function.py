@@ -147,6 +147,11 @@ class LossFunction:
         )
         return total, network_gradient + direct_gradient, terms
 
+    def _guide_variable(self, index: int) -> tf.Variable:
+        """Style layer `index`'s guides (R, h, w), the variable itself: reading it alone spares
+        a block the copies of every other target (`_current_targets`)."""
+        return self._targets[2][index]  # the order of `_target_structure`
+
     def _current_targets(self) -> Targets:
         return Targets(*tf.nest.map_structure(tf.identity, self._targets))
 
