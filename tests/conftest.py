@@ -136,3 +136,36 @@ def run_in_process(**fields):
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+# A throw-away Ray cluster on this machine: loopback only, no token (Ray 2.5x turns token
+# authentication on for `ray start --head` unless told otherwise).
+RAY_TEST_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def ray_command(*args):
+    """`ray <args>` of this environment; its output (asserting it succeeded)."""
+    ray = os.path.join(os.path.dirname(sys.executable), "ray")
+    result = subprocess.run([ray, *args], capture_output=True, text=True, timeout=180,
+                            env=cli_env(**RAY_TEST_ENV))  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """`ray start --head` and a second node (`ray start --address=...`) on this machine, one
+    CPU each, started once for the tests that join a cluster (mark them
+    xdist_group("ray"): one worker runs them all) and stopped after; its address."""
+    import tempfile
+
+    port = 6390 + os.getpid() % 500
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    node = ["--num-cpus=1", "--num-gpus=0", "--node-ip-address=127.0.0.1"]
+    ray_command("start", "--head", f"--port={port}", "--include-dashboard=false",
+                f"--temp-dir={temp}", *node)  # fmt: skip
+    try:
+        ray_command("start", f"--address=127.0.0.1:{port}", *node)
+        yield f"127.0.0.1:{port}"
+    finally:
+        ray_command("stop", "--force")

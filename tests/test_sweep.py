@@ -5,8 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -21,7 +19,7 @@ from nst_tf.sweep.grid import build_cells, expand_images, parse_axis
 from nst_tf.sweep.runner import run_locally
 from nst_tf.sweep.sheets import BACKGROUND, write_sheets
 from nst_tf.workspace import Workspace
-from tests.conftest import REPO, cli_command, cli_env
+from tests.conftest import RAY_TEST_ENV, REPO, cli_command, cli_env
 
 LOSS_COLUMNS = ("total", "content_loss", "style_loss", "tv_loss")
 
@@ -149,44 +147,23 @@ def test_ray_gives_the_local_runners_csv(grid, tmp_path):
     assert_same_results(local.results_path, remote.results_path)
 
 
-# A throw-away cluster on this machine: loopback only, no token (Ray 2.5x turns token
-# authentication on for `ray start --head` unless told otherwise).
-RAY_TEST_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-
-
-def ray_command(*args):
-    ray = os.path.join(os.path.dirname(sys.executable), "ray")
-    result = subprocess.run([ray, *args], capture_output=True, text=True, timeout=180,
-                            env=cli_env(**RAY_TEST_ENV))  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
 @pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.xdist_group("ray")  # one Ray cluster at a time
-def test_a_sweep_on_a_two_node_ray_cluster_uses_both_and_equals_the_local_run(grid, tmp_path):
-    """`ray start --head` and a second node (`ray start --address=...`) on this machine, one CPU
-    each: `python -m nst_tf.sweep --runner=ray --ray_address=...` joins, its cells run on both
-    nodes (its progress lines name them), and its CSV equals the local runner's. Both nodes
-    are stopped afterwards."""
+def test_a_sweep_on_a_two_node_ray_cluster_uses_both_and_equals_the_local_run(
+    grid, tmp_path, ray_cluster
+):
+    """On a two-node cluster (`ray_cluster`: one CPU each) `python -m nst_tf.sweep
+    --runner=ray --ray_address=...` joins, its cells run on both nodes (its progress lines
+    name them), and its CSV equals the local runner's."""
     base, sweep = grid
-    port = 6390 + os.getpid() % 500
-    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
-    node = ["--num-cpus=1", "--num-gpus=0", "--node-ip-address=127.0.0.1"]
-    ray_command("start", "--head", f"--port={port}", "--include-dashboard=false",
-                f"--temp-dir={temp}", *node)  # fmt: skip
-    try:
-        ray_command("start", f"--address=127.0.0.1:{port}", *node)
-        process = run_sweep_cli(
-            f"--content={sweep.contents[0]}", f"--styles={','.join(sweep.styles)}",
-            "--weights=none", "--max_size=48", "--iterations=6", "--grid=style_weight:0.01,0.1",
-            "--runner=ray", "--cpus_per_trial=1", f"--ray_address=127.0.0.1:{port}",
-            f"--out_dir={tmp_path / 'cluster'}", env=cli_env(**RAY_TEST_ENV),
-        )  # fmt: skip
-        _, err = process.communicate(timeout=600)
-    finally:
-        ray_command("stop", "--force")
+    process = run_sweep_cli(
+        f"--content={sweep.contents[0]}", f"--styles={','.join(sweep.styles)}",
+        "--weights=none", "--max_size=48", "--iterations=6", "--grid=style_weight:0.01,0.1",
+        "--runner=ray", "--cpus_per_trial=1", f"--ray_address={ray_cluster}",
+        f"--out_dir={tmp_path / 'cluster'}", env=cli_env(**RAY_TEST_ENV),
+    )  # fmt: skip
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     nodes = re.findall(r"\] finished .* on node (\w+);", err)
     assert len(nodes) == 4 and len(set(nodes)) == 2, err

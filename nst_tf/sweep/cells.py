@@ -76,7 +76,7 @@ def run_cell(cell: Cell, workspace: Workspace | None = None) -> CellOutcome:
         raise CellInterrupted(cell.name, str(stop)) from None
     except Exception as error:  # one cell's failure, whatever it is, must not stop the others
         log.debug("cell %s failed", cell.name, exc_info=True)
-        return CellOutcome(cell.name, "failed", _one_line(error), time.perf_counter() - started)
+        return CellOutcome(cell.name, "failed", one_line(error), time.perf_counter() - started)
     if outcome.status == "interrupted":
         raise CellInterrupted(cell.name, outcome.result.stop_reason)
     seconds = time.perf_counter() - started
@@ -85,6 +85,7 @@ def run_cell(cell: Cell, workspace: Workspace | None = None) -> CellOutcome:
     return CellOutcome(cell.name, FINISHED, "", seconds)
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
+    """`ValueError: first line of the message`."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__

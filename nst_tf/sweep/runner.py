@@ -92,9 +92,13 @@ def run_sweep(
     interrupted = False
     try:
         if sweep.runner == "ray":
-            from nst_tf.sweep.ray_runner import run_on_ray
+            from nst_tf.sweep.ray_runner import RayPlacement, run_on_ray
 
-            run_on_ray(pending, sweep, record)
+            by_name = {cell.name: cell for cell in pending}
+            placement = RayPlacement(sweep.ray_address, sweep.cpus_per_trial,
+                                     sweep.gpus_per_trial)  # fmt: skip
+            run_on_ray(by_name, run_cell, placement, sweep.out_dir,
+                       lambda name, outcome: record(by_name[name], outcome))  # fmt: skip
         else:
             run_locally(pending, record)
     except (CellInterrupted, StopRequested) as stop:

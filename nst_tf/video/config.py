@@ -13,6 +13,9 @@ from nst_tf.video.cuts import parse_cuts
 
 FRAME_INITS = ("warped", "content", "noise")
 FLOWS = ("deepflow", "dis_medium", "dis_fast", "farneback")
+RUNNERS = ("local", "ray")
+# where and how the shots run: not part of what shapes the frames (no frame's record keeps them)
+RUNNER_FIELDS = ("runner", "ray_address", "cpus_per_trial", "gpus_per_trial")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,16 @@ class VideoConfig:
         "Optical flow (OpenCV): deepflow (the most accurate measured; README, Video), "
         "dis_medium, dis_fast (faster, less exact) or farneback.",
     )
+    runner: str = setting(
+        "local",
+        "How the shots between cuts run: local (one after another in this process) or ray "
+        "(each a Ray Tune trial, as the sweep's cells; the same frames).",
+    )
+    ray_address: str = setting(
+        "", "Ray: address of a running cluster (e.g. 127.0.0.1:6379); empty starts a local Ray."
+    )
+    cpus_per_trial: float = setting(1.0, "Ray: CPUs reserved per shot (fractions allowed).")
+    gpus_per_trial: float = setting(0.0, "Ray: GPUs reserved per shot (0.5: two shots a GPU).")
 
     def replace(self, **changes) -> VideoConfig:
         """A copy with some fields changed (validated)."""
@@ -79,6 +92,11 @@ class VideoConfig:
             (self.frame_init in FRAME_INITS, "frame_init",
              f"must be one of {', '.join(FRAME_INITS)}"),
             (self.flow in FLOWS, "flow", f"must be one of {', '.join(FLOWS)}"),
+            (self.runner in RUNNERS, "runner", f"must be one of {', '.join(RUNNERS)}"),
+            (math.isfinite(self.cpus_per_trial) and self.cpus_per_trial > 0, "cpus_per_trial",
+             "must be a positive finite number"),
+            (math.isfinite(self.gpus_per_trial) and self.gpus_per_trial >= 0, "gpus_per_trial",
+             "must be zero or a positive finite number"),
         ]  # fmt: skip
         for passed, name, message in checks:
             if not passed:

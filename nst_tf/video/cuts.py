@@ -29,15 +29,17 @@ CUT_MODES = ("auto", "none")
 @dataclass(frozen=True)
 class CutMeasures:
     """Between frames t-1 and t: the colour histogram distance and the share of pixels the
-    flow's consistency check rejects, both in [0, 1]."""
+    flow's consistency check rejects, both in [0, 1] (rejected None: not measured, as the
+    histogram distance alone rules a cut out)."""
 
     histogram: float
-    rejected: float
+    rejected: float | None
 
     @property
     def is_cut(self) -> bool:
         """Both at or above their thresholds (module doc)."""
-        return self.histogram >= HISTOGRAM_CUT and self.rejected >= REJECTED_CUT
+        return (self.histogram >= HISTOGRAM_CUT and self.rejected is not None
+                and self.rejected >= REJECTED_CUT)  # fmt: skip
 
 
 def histogram_distance(first: np.ndarray, second: np.ndarray) -> float:

@@ -9,10 +9,11 @@ sides are cut to even numbers.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,12 +104,17 @@ def even(frame: np.ndarray) -> np.ndarray:
     return frame[: height - height % 2, : width - width % 2]
 
 
-def write_video(path: str, frames: list[np.ndarray], fps: float, audio_from: str | None) -> None:
-    """Encode `frames` (uint8 RGB, one size) as H.264 MP4 at `fps`, with the audio stream of
-    `audio_from` copied when given, written atomically (a temporary file renamed into place)."""
+def write_video(
+    path: str, frames: Iterable[np.ndarray], count: int, fps: float, audio_from: str | None
+) -> None:
+    """Encode the `count` `frames` (uint8 RGB, one size; any iterable, taken one at a time) as
+    H.264 MP4 at `fps`, with the audio stream of `audio_from` copied (cut to the frames'
+    length) when given, written atomically (a temporary file renamed into place)."""
     import imageio_ffmpeg
 
-    height, width = even(frames[0]).shape[:2]
+    frames = iter(frames)
+    first = next(frames)
+    height, width = even(first).shape[:2]
     folder = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".mp4")
     os.close(handle)
@@ -116,10 +122,10 @@ def write_video(path: str, frames: list[np.ndarray], fps: float, audio_from: str
         writer = imageio_ffmpeg.write_frames(
             temporary, (width, height), fps=fps, codec="libx264", quality=8,
             macro_block_size=2, audio_path=audio_from, audio_codec="copy" if audio_from else None,
-            output_params=["-t", f"{len(frames) / fps:.6f}"] if audio_from else None,
+            output_params=["-t", f"{count / fps:.6f}"] if audio_from else None,
         )  # fmt: skip
         writer.send(None)
-        for frame in frames:
+        for frame in itertools.chain([first], frames):
             writer.send(np.ascontiguousarray(even(frame)))
         writer.close()
         os.replace(temporary, path)

@@ -1,175 +1,78 @@
-"""The video command's job: the clip read and resized to --max_size, its frames stylised in
-order (a rerun skips the frames a previous run finished), each frame written atomically with
-its record and its flow weights, frames.csv rewritten after every frame, and the video
-assembled from the frames at the end, with the input's audio.
+"""The video command's job: the inputs checked and the clip's shots found (one streaming pass
+over the frames resized to --max_size), then every shot a previous run did not finish
+stylised, one after another in this process or as Ray trials (--runner), each frame written
+atomically with its record as it finishes (`records`), and the video assembled from the frames
+at the end, with the input's audio.
 
-Beside `out.mp4`: `out_frames/` holding `frame_00001.png` (the stylised frame),
-`frame_00001.json` (its record), `weights_00002.png` (the consistency weights against the
-previous frame, white where the flow is trusted) and `frames.csv`.
+Frames are read and written as streams: however long the clip, a process holds the few frames
+the temporal term looks back to, never the clip. A shot that failed or was interrupted is
+redone on the next run from its first unfinished frame; the finished shots are not touched.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
-import json
+import functools
 import logging
-import math
 import os
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nst_tf import resources
-from nst_tf.cli.run_config import RunConfig, flat_settings
+from nst_tf.cli.run_config import RunConfig, check_pair
 from nst_tf.cli.signals import SIGNAL_EXIT
 from nst_tf.config import StyleConfig
-from nst_tf.image_io import load_image, resize_long_side, save_image, write_atomically
+from nst_tf.image_io import load_image, resize_long_side
 from nst_tf.optim.common import StopRequested
+from nst_tf.sweep.cells import CellInterrupted, CellOutcome, one_line
 from nst_tf.video import frames as clips
+from nst_tf.video import records
 from nst_tf.video.config import VideoConfig
 from nst_tf.video.masks import clip_regions
+from nst_tf.video.shots import Shot, ShotPlan, plan_shots
 
 if TYPE_CHECKING:  # TensorFlow loads with it: only once the inputs are checked
     from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)
-CSV_COLUMNS = ("frame", "shot", "cut", "iterations", "evaluations", "seconds", "content", "style",
-               "tv", "temporal", "warp_error", "status")  # fmt: skip
+FINISHED = "finished"
 
 
-def frames_folder(output: str) -> str:
-    """`out/clip.mp4` -> `out/clip_frames`."""
-    return os.path.splitext(output)[0] + "_frames"
+@dataclass(frozen=True)
+class ClipJob:
+    """A checked clip and what every shot's process needs (it pickles, for Ray): the
+    settings, the clip, its frames folder, the settings kept in each frame's record, the
+    shot plan and the stylised frame's shape."""
+
+    config: StyleConfig
+    run: RunConfig
+    video: VideoConfig
+    clip: clips.Clip
+    folder: str
+    settings: dict
+    plan: ShotPlan
+    frame_shape: tuple[int, ...]
 
 
-def frame_path(folder: str, index: int, kind: str = "frame", extension: str = ".png") -> str:
-    """The file of frame `index` (0-based) of that kind, numbered from 1."""
-    return os.path.join(folder, f"{kind}_{index + 1:05d}{extension}")
+@dataclass(frozen=True)
+class VideoOutcome:
+    """How a clip ended: "finished", "interrupted", "failed" or "non-finite"; the exit
+    status; one line."""
+
+    status: str
+    exit_status: int
+    message: str
 
 
-def settings_of(config: StyleConfig, run: RunConfig, video: VideoConfig) -> dict:
-    """What a frame's record keeps of the settings: all that shapes the frames."""
-    settings = {**flat_settings(config, run), **dataclasses.asdict(video)}
-    for name in ("output", "log_every", "save_every", "checkpoint_every", "resume",
-                 "tensorboard_dir", "content"):  # fmt: skip
-        settings.pop(name, None)
-    return json.loads(json.dumps(settings))
-
-
-def finished_frames(folder: str, count: int, settings: dict) -> dict[int, np.ndarray]:
-    """index -> stylised frame, for every frame a previous run finished with these settings;
-    ValueError if the folder holds frames made with other settings."""
-    done = {}
-    for index in range(count):
-        record = _read_json(frame_path(folder, index, extension=".json"))
-        if record is None or record.get("status") != "finished":
-            continue
-        if record.get("settings") != settings:
-            different = sorted(k for k in settings if record.get("settings", {}).get(k)
-                               != settings[k])  # fmt: skip
-            raise ValueError(
-                f"{folder} holds frames made with another {', '.join(different) or 'setting'}; "
-                "choose another --output or remove that folder"
-            )
-        if os.path.isfile(frame_path(folder, index)):
-            done[index] = load_image(frame_path(folder, index))
-    return done
-
-
-def _read_json(path: str) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def read_clip(clip: clips.Clip, max_size: int) -> list[np.ndarray]:
-    """The clip's frames resized so that the long side is `max_size` (as `stylize` would)."""
-    return [resize_long_side(frame, max_size) for frame in clips.read_frames(clip)]
-
-
-class FrameWriter:
-    """`on_frame` of `stylize_frames`: writes each finished frame, its weights and record,
-    rewrites frames.csv, logs one line with frames done and the time left."""
-
-    def __init__(self, folder: str, settings: dict, total: int, done: int):
-        self.folder, self.settings, self.total = folder, settings, total
-        self.started, self.done_before, self.written = time.perf_counter(), done, 0
-        self.interrupted: str | None = None  # the signal's name
-        self.non_finite = False
-
-    def __call__(self, outcome) -> None:
-        """Write one frame (an interrupted one is left unwritten, to be redone)."""
-        result = outcome.result
-        if result.interrupted:
-            self.interrupted = result.stop_reason
-            return
-        status = "finished" if result.finite else "non-finite"
-        self.non_finite |= not result.finite
-        save_image(frame_path(self.folder, outcome.index), result.image_rgb)
-        if outcome.weights is not None:
-            grey = np.round(255 * outcome.weights).astype(np.uint8)
-            save_image(frame_path(self.folder, outcome.index, "weights"), np.dstack([grey] * 3))
-        record = self._record(outcome, status)
-        text = json.dumps(record, indent=2) + "\n"
-        write_atomically(frame_path(self.folder, outcome.index, extension=".json"),
-                         lambda handle: handle.write(text.encode()))  # fmt: skip
-        write_frames_csv(self.folder, self.total)
-        self.written += 1
-        self._log(outcome, record)
-
-    def _record(self, outcome, status: str) -> dict:
-        result = outcome.result
-        losses = result.history[-1].losses if result.history else result.initial_losses
-        measures = outcome.measures and dataclasses.asdict(outcome.measures)
-        return {"frame": outcome.index + 1, "shot": outcome.shot + 1, "cut": outcome.cut,
-                "cut_measures": measures, "status": status, "settings": self.settings,
-                "iterations": result.iterations, "evaluations": result.evaluations,
-                "stop_reason": result.stop_reason,
-                "seconds": round(result.setup_seconds + result.optimizing_seconds, 3),
-                "losses": losses, "warp_error": _number(outcome.warp_error),
-                "tile_size": result.tile_size, "evaluation": result.evaluation,
-                "precision": result.precision}  # fmt: skip
-
-    def _log(self, outcome, record: dict) -> None:
-        done = self.done_before + self.written
-        pace = (time.perf_counter() - self.started) / self.written
-        left = pace * (self.total - done)
-        warp = record["warp_error"]
-        log.info("frame %d/%d: %d iterations, total %.4g, warp error %s, %.1f s; ETA %dm%02ds",
-                 outcome.index + 1, self.total, record["iterations"],
-                 outcome.result.history[-1].total_loss if outcome.result.history else math.nan,
-                 "-" if warp is None else f"{warp:.1f}", record["seconds"],
-                 int(left) // 60, int(left) % 60)  # fmt: skip
-
-
-def _number(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(value, 4)
-
-
-def write_frames_csv(folder: str, total: int) -> None:
-    """frames.csv from the frames' records: one row per frame, pending where none is there."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for index in range(total):
-        record = _read_json(frame_path(folder, index, extension=".json")) or {}
-        losses = record.get("losses", {})
-        writer.writerow({
-            "frame": index + 1, "status": record.get("status", "pending"),
-            "shot": record.get("shot", ""), "cut": int(record["cut"]) if "cut" in record else "",
-            **{k: record.get(k, "") for k in ("iterations", "evaluations", "seconds")},
-            **{k: losses.get(k, "") for k in ("content", "style", "tv", "temporal")},
-            "warp_error": "" if record.get("warp_error") is None else record["warp_error"],
-        })  # fmt: skip
-    text = buffer.getvalue().encode("utf-8")
-    write_atomically(os.path.join(folder, "frames.csv"), lambda handle: handle.write(text))
+def clip_frames(clip: clips.Clip, max_size: int, start: int = 0, stop: int | None = None
+                ) -> Iterator[np.ndarray]:  # fmt: skip
+    """Frames `start` to `stop` - 1 of the clip, resized so that the long side is `max_size`
+    (as `stylize` would), one at a time (those before `start` are decoded and dropped)."""
+    for frame in islice(clips.read_frames(clip), start, stop):
+        yield resize_long_side(frame, max_size)
 
 
 def style_images(run: RunConfig) -> list[np.ndarray]:
@@ -177,34 +80,14 @@ def style_images(run: RunConfig) -> list[np.ndarray]:
     return [load_image(resources.resolve(path)) for path in run.style_paths]
 
 
-def assemble(output: str, folder: str, clip: clips.Clip, count: int) -> None:
-    """The video from the finished frames, at the clip's frame rate, its audio copied."""
-    frames = [load_image(frame_path(folder, index)) for index in range(count)]
-    audio = clip.path if clip.has_audio and not clip.folder else None
-    clips.write_video(output, frames, clip.fps, audio)
-
-
-@dataclass(frozen=True)
-class VideoOutcome:
-    """How a clip ended: "finished", "interrupted" or "non-finite"; the exit status; one line."""
-
-    status: str
-    exit_status: int
-    message: str
-
-
-def stylize_video_files(
+def prepare_clip(
     config: StyleConfig,
     run: RunConfig,
     video: VideoConfig,
     inputs_checked: Callable[[], None] | None = None,
-    workspace: Workspace | None = None,
-) -> VideoOutcome:
-    """Check and read the inputs, stylise the frames a previous run did not finish, write them
-    as they finish, assemble the video. ValueError (one line) for bad input, before anything is
-    written; a stop request (signal) ends the clip after the frames already finished."""
-    from nst_tf.cli.run_config import check_pair
-
+) -> ClipJob:
+    """Check every input, find the shots and the frames a previous run finished with the same
+    settings. ValueError (one line) for bad input; nothing is written yet."""
     video = video.validate()
     check_pair(config, run)
     if config.scales != 1:  # the temporal term and the warped start are frame-sized
@@ -214,43 +97,148 @@ def stylize_video_files(
     clip = clips.probe(video.video, video.fps, video.max_frames)
     if inputs_checked is not None:
         inputs_checked()
-    frames = read_clip(clip, config.max_size)
-    regions_of = clip_regions(config, run, len(frames), frames[0].shape, styles)
-    folder = frames_folder(run.output)
-    os.makedirs(folder, exist_ok=True)
-    settings = settings_of(config, run, video)
-    done = finished_frames(folder, len(frames), settings)
-    if done:
-        log.info("%d of %d frames already finished in %s", len(done), len(frames), folder)
-    from nst_tf.video.loop import stylize_frames
+    frame_shape = next(clip_frames(clip, config.max_size)).shape
+    clip_regions(config, run, clip.frames, frame_shape, styles)  # every frame's masks checked
+    folder = records.frames_folder(run.output)
+    settings = records.settings_of(config, run, video)
+    records.finished_frames(folder, clip.frames, settings)  # other settings: refused here
+    plan = plan_shots(clip_frames(clip, config.max_size), clip.frames, video)
+    return ClipJob(config, run, video, clip, folder, settings, plan, frame_shape)
 
-    writer = FrameWriter(folder, settings, len(frames), len(done))
-    try:
-        stylize_frames(frames, styles, config, video, done, writer, workspace=workspace,
-                       regions_of=regions_of)  # fmt: skip
-    except StopRequested as stop:  # between two frames' optimisations: the flow, the writing
-        writer.interrupted = str(stop)
-    write_frames_csv(folder, len(frames))
-    if writer.interrupted:
-        kept = len(done) + writer.written
-        return VideoOutcome(
-            "interrupted",
-            SIGNAL_EXIT.get(writer.interrupted, 130),
-            f"error: interrupted by {writer.interrupted}; {kept} of {len(frames)} frames are in "
-            f"{folder} (run again to go on)",
+
+class ShotWorker:
+    """Stylises a clip's shots in one process: the style images and masks read once, one
+    ShotStylizer (one workspace, one trace) for all shots, one FrameWriter."""
+
+    def __init__(self, job: ClipJob, workspace: Workspace | None = None):
+        from nst_tf.video.loop import ShotStylizer
+
+        styles = style_images(job.run)
+        regions_of = clip_regions(job.config, job.run, job.clip.frames, job.frame_shape, styles)
+        self.job = job
+        self.stylizer = ShotStylizer(
+            styles, job.config, job.video, job.frame_shape, workspace, regions_of
         )
-    if writer.non_finite:
-        return VideoOutcome("non-finite", 1, f"error: a frame's loss became non-finite (see "
+        self.done = records.finished_frames(job.folder, job.clip.frames, job.settings)
+        self.writer = records.FrameWriter(job.folder, job.settings, job.clip.frames,
+                                          len(self.done))  # fmt: skip
+
+    def __call__(self, shot: Shot) -> CellOutcome:
+        """Stylise the shot's unfinished frames. A frame's error ends this shot only (a failed
+        outcome); a stop request raises CellInterrupted after the frames already finished."""
+        import time
+
+        job, started = self.job, time.perf_counter()
+        frames = clip_frames(job.clip, job.config.max_size, shot.start, shot.stop)
+        non_finite_before = self.writer.non_finite
+        try:
+            completed = self.stylizer.run(shot, frames, self.done, self.writer, job.plan.measures)
+        except StopRequested as stop:  # between two frames' optimisations
+            raise CellInterrupted(shot.name, str(stop)) from None
+        except Exception as error:  # one shot's failure must not stop the others
+            log.debug("%s failed", shot.name, exc_info=True)
+            return CellOutcome(shot.name, "failed", one_line(error), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if not completed:
+            raise CellInterrupted(shot.name, self.writer.interrupted or "interrupted")
+        if self.writer.non_finite and not non_finite_before:
+            return CellOutcome(shot.name, "non-finite", "a frame's loss became non-finite", seconds)
+        return CellOutcome(shot.name, FINISHED, "", seconds)
+
+
+def run_shot(job: ClipJob, shot: Shot) -> CellOutcome:
+    """One shot in a process of its own (a Ray trial's work)."""
+    return ShotWorker(job)(shot)
+
+
+def pending_shots(job: ClipJob) -> list[Shot]:
+    """The shots with a frame that no finished record covers."""
+    done = records.finished_frames(job.folder, job.clip.frames, job.settings)
+    return [shot for shot in job.plan.shots
+            if any(index not in done for index in range(shot.start, shot.stop))]  # fmt: skip
+
+
+def run_shots(job: ClipJob, shots: list[Shot], workspace: Workspace | None = None
+              ) -> dict[str, CellOutcome]:  # fmt: skip
+    """Run `shots` with --runner; shot name -> outcome for those that ended (an interrupted
+    local run stops after the interrupted shot, raising nothing)."""
+    outcomes: dict[str, CellOutcome] = {}
+
+    def record(name: str, outcome: CellOutcome) -> None:
+        outcomes[name] = outcome
+        shot = next(shot for shot in shots if shot.name == name)
+        log.info("%s (frames %d-%d): %s in %.1f s%s", name, shot.start + 1, shot.stop,
+                 outcome.status, outcome.seconds,
+                 f" on node {outcome.worker[:8]}" if outcome.worker else "")  # fmt: skip
+
+    if job.video.runner == "ray":
+        from nst_tf.sweep.ray_runner import RayPlacement, run_on_ray
+
+        placement = RayPlacement(job.video.ray_address, job.video.cpus_per_trial,
+                                 job.video.gpus_per_trial)  # fmt: skip
+        run_on_ray({shot.name: shot for shot in shots}, functools.partial(run_shot, job),
+                   placement, job.folder, record)  # fmt: skip
+        return outcomes
+    worker = ShotWorker(job, workspace)
+    try:
+        for shot in shots:
+            record(shot.name, worker(shot))
+    except CellInterrupted as stop:
+        outcomes[stop.cell_name] = CellOutcome(stop.cell_name, "interrupted", str(stop.args[1]),
+                                               0.0)  # fmt: skip
+    return outcomes
+
+
+def stylize_video_files(
+    config: StyleConfig,
+    run: RunConfig,
+    video: VideoConfig,
+    inputs_checked: Callable[[], None] | None = None,
+    workspace: Workspace | None = None,
+) -> VideoOutcome:
+    """Check and read the inputs, stylise the shots a previous run did not finish, write the
+    frames as they finish, assemble the video. ValueError (one line) for bad input, before
+    anything is written; a stop request (signal) ends the clip after the frames finished."""
+    job = prepare_clip(config, run, video, inputs_checked)
+    count = job.clip.frames
+    os.makedirs(job.folder, exist_ok=True)
+    pending = pending_shots(job)
+    finished = records.statuses(job.folder, count).count(FINISHED)
+    if finished:
+        log.info("%d of %d frames already finished in %s", finished, count, job.folder)
+    outcomes = run_shots(job, pending, workspace)
+    records.write_frames_csv(job.folder, count)
+    return _ending(job, pending, outcomes)
+
+
+def _ending(job: ClipJob, pending: list[Shot], outcomes: dict[str, CellOutcome]) -> VideoOutcome:
+    """The clip's outcome from the shots' outcomes and the frames' records; the video
+    assembled when every frame is finished."""
+    count, folder = job.clip.frames, job.folder
+    statuses = records.statuses(folder, count)
+    kept = statuses.count(FINISHED)
+    failed = [o for o in outcomes.values() if o.status == "failed"]
+    if failed:
+        return VideoOutcome("failed", 1, f"error: {failed[0].name} failed ({failed[0].error}); "
+                            f"{kept} of {count} frames are in {folder} (run again to redo "
+                            "the shots left)")  # fmt: skip
+    if "non-finite" in statuses:
+        return VideoOutcome("non-finite", 1, "error: a frame's loss became non-finite (see "
                             f"{os.path.join(folder, 'frames.csv')})")  # fmt: skip
-    assemble(run.output, folder, clip, len(frames))
-    return VideoOutcome("finished", 0, f"{len(frames)} frames{_shots(folder, len(frames))}; "
-                        f"saved {run.output} and {folder}")  # fmt: skip
+    if kept < count:
+        stopped = [o for o in outcomes.values() if o.status == "interrupted"]
+        reason = stopped[0].error if stopped else "SIGINT"
+        return VideoOutcome("interrupted", SIGNAL_EXIT.get(reason, 130),
+                            f"error: interrupted by {reason}; {kept} of {count} frames are in "
+                            f"{folder} (run again to go on)")  # fmt: skip
+    assemble(job.run.output, folder, job.clip, count)
+    return VideoOutcome(FINISHED, 0, f"{count} frames{records.shots_summary(folder, count)}; "
+                        f"saved {job.run.output} and {folder}")  # fmt: skip
 
 
-def _shots(folder: str, count: int) -> str:
-    """ ", 3 shots (cuts before frames 31, 75)" from the frames' records ("" for one shot)."""
-    records = (_read_json(frame_path(folder, i, extension=".json")) or {} for i in range(count))
-    starts = [record["frame"] for record in records if record.get("cut")]
-    if not starts:
-        return ""
-    return f", {len(starts) + 1} shots (cuts before frames {', '.join(map(str, starts))})"
+def assemble(output: str, folder: str, clip: clips.Clip, count: int) -> None:
+    """The video from the finished frames (read one at a time), at the clip's frame rate, its
+    audio copied."""
+    frames = (load_image(records.frame_path(folder, index)) for index in range(count))
+    audio = clip.path if clip.has_audio and not clip.folder else None
+    clips.write_video(output, frames, count, clip.fps, audio)
