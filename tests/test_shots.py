@@ -194,3 +194,28 @@ def test_shots_on_a_two_node_ray_cluster_give_the_local_runners_frames(
         local, ray = (np.asarray(Image.open(tmp_path / f"{name}_frames" / f"frame_0000{index}.png"),
                                  np.int16) for name in ("local", "ray"))  # fmt: skip
         assert np.abs(local - ray).max() <= 1, index
+
+
+def test_a_folder_of_clips_runs_every_clips_shots_into_an_output_folder(frames_clip, tmp_path):
+    """Two MP4s in a folder: each becomes `<output>/<name>.mp4` with its own frames folder and
+    shots; an .mp4 --output for a folder of clips is one error line before anything runs."""
+    from nst_tf.video import frames as clips
+    from nst_tf.video.job import stylize_video_files
+    from tests.test_video import write_clip
+
+    folder, style = frames_clip
+    frames = [np.asarray(Image.open(path)) for path in clips.folder_frames(folder)]
+    (tmp_path / "clips").mkdir()
+    write_clip(tmp_path / "clips" / "a.mp4", frames[:3], audio=False)
+    write_clip(tmp_path / "clips" / "b.mp4", frames[2:], audio=False)
+    video = VideoConfig(video=str(tmp_path / "clips"), flow="farneback", cuts="3")
+    with pytest.raises(ValueError, match="is a folder of 2 clips; give a folder"):
+        stylize_video_files(SMALL, RunConfig(style=style, output=str(tmp_path / "o.mp4")), video)
+    assert not os.path.exists(tmp_path / "o_frames")
+    outcome = stylize_video_files(SMALL, RunConfig(style=style, output=str(tmp_path / "out")),
+                                  video)  # fmt: skip
+    assert outcome.status == "finished" and outcome.message.startswith("2 clips: "), outcome
+    for name, count in (("a", 3), ("b", 4)):
+        assert clips.probe(str(tmp_path / "out" / f"{name}.mp4")).frames == count
+        made = sorted(os.listdir(tmp_path / "out" / f"{name}_frames"))
+        assert made.count(f"frame_0000{count}.png") == 1 and "frames.csv" in made

@@ -21,6 +21,7 @@ import numpy as np
 from nst_tf.image_io import image_size, load_image
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg")
 DEFAULT_FPS = 25.0
 
 
@@ -73,6 +74,29 @@ def _probe_folder(path: str, fps: float, max_frames: int) -> Clip:
         raise ValueError(f"--video={path}: the frames differ in size ({len(sizes)} sizes)")
     (height, width), = sizes  # fmt: skip
     return Clip(path, len(names), height, width, fps or DEFAULT_FPS, False, folder=True)
+
+
+def clips_in(path: str, output: str) -> list[tuple[str, str]]:
+    """(clip, its output video) for --video=`path`: the clip itself into `output`, or, for a
+    folder of video files (no images), each of them, sorted by name, into
+    `<output>/<its name>.mp4` (`output` then names a folder). ValueError, one line, for a
+    folder of clips with an .mp4 output or a folder holding both images and videos."""
+    if not os.path.isdir(path):
+        return [(path, output)]
+    videos = sorted(n for n in os.listdir(path) if n.lower().endswith(VIDEO_EXTENSIONS))
+    if not videos:
+        return [(path, output)]
+    if folder_frames(path):
+        raise ValueError(f"--video={path} holds both images and videos: a folder is one clip's "
+                         "frames or a set of clips")  # fmt: skip
+    if output.lower().endswith(".mp4"):
+        raise ValueError(f"--output={output}: --video={path} is a folder of {len(videos)} clips; "
+                         "give a folder for their videos")  # fmt: skip
+    names = [os.path.splitext(name)[0] for name in videos]
+    if len(set(names)) < len(names):
+        raise ValueError(f"--video={path}: two clips share a name ({', '.join(videos)})")
+    return [(os.path.join(path, video), os.path.join(output, f"{name}.mp4"))
+            for video, name in zip(videos, names, strict=True)]  # fmt: skip
 
 
 def folder_frames(path: str) -> list[str]:

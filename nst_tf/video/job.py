@@ -11,7 +11,6 @@ redone on the next run from its first unfinished frame; the finished shots are n
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -146,8 +145,9 @@ class ShotWorker:
         return CellOutcome(shot.name, FINISHED, "", seconds)
 
 
-def run_shot(job: ClipJob, shot: Shot) -> CellOutcome:
-    """One shot in a process of its own (a Ray trial's work)."""
+def run_task(task: tuple[ClipJob, Shot]) -> CellOutcome:
+    """One clip's shot in a process of its own (a Ray trial's work)."""
+    job, shot = task
     return ShotWorker(job)(shot)
 
 
@@ -158,31 +158,41 @@ def pending_shots(job: ClipJob) -> list[Shot]:
             if any(index not in done for index in range(shot.start, shot.stop))]  # fmt: skip
 
 
-def run_shots(job: ClipJob, shots: list[Shot], workspace: Workspace | None = None
-              ) -> dict[str, CellOutcome]:  # fmt: skip
-    """Run `shots` with --runner; shot name -> outcome for those that ended (an interrupted
-    local run stops after the interrupted shot, raising nothing)."""
+def task_name(job: ClipJob, shot: Shot, clips_count: int) -> str:
+    """`shot_002`, or `clip_name:shot_002` among several clips."""
+    if clips_count == 1:
+        return shot.name
+    return f"{os.path.splitext(os.path.basename(job.run.output))[0]}:{shot.name}"
+
+
+def run_shots(
+    tasks: dict[str, tuple[ClipJob, Shot]], video: VideoConfig, workspace: Workspace | None = None
+) -> dict[str, CellOutcome]:
+    """Run the tasks (name -> a clip's shot) with --runner; name -> outcome for those that
+    ended (an interrupted local run stops after the interrupted shot, raising nothing)."""
     outcomes: dict[str, CellOutcome] = {}
 
     def record(name: str, outcome: CellOutcome) -> None:
         outcomes[name] = outcome
-        shot = next(shot for shot in shots if shot.name == name)
+        shot = tasks[name][1]
         log.info("%s (frames %d-%d): %s in %.1f s%s", name, shot.start + 1, shot.stop,
                  outcome.status, outcome.seconds,
                  f" on node {outcome.worker[:8]}" if outcome.worker else "")  # fmt: skip
 
-    if job.video.runner == "ray":
+    if video.runner == "ray" and tasks:
         from nst_tf.sweep.ray_runner import RayPlacement, run_on_ray
 
-        placement = RayPlacement(job.video.ray_address, job.video.cpus_per_trial,
-                                 job.video.gpus_per_trial)  # fmt: skip
-        run_on_ray({shot.name: shot for shot in shots}, functools.partial(run_shot, job),
-                   placement, job.folder, record)  # fmt: skip
+        placement = RayPlacement(video.ray_address, video.cpus_per_trial, video.gpus_per_trial)
+        storage = os.path.dirname(next(iter(tasks.values()))[0].folder)
+        run_on_ray(tasks, run_task, placement, storage, record)
         return outcomes
-    worker = ShotWorker(job, workspace)
+    from nst_tf.workspace import Workspace
+
+    workspace, workers = workspace or Workspace(), {}
     try:
-        for shot in shots:
-            record(shot.name, worker(shot))
+        for name, (job, shot) in tasks.items():
+            worker = workers.setdefault(job.folder, ShotWorker(job, workspace))
+            record(name, worker(shot))
     except CellInterrupted as stop:
         outcomes[stop.cell_name] = CellOutcome(stop.cell_name, "interrupted", str(stop.args[1]),
                                                0.0)  # fmt: skip
@@ -196,28 +206,51 @@ def stylize_video_files(
     inputs_checked: Callable[[], None] | None = None,
     workspace: Workspace | None = None,
 ) -> VideoOutcome:
-    """Check and read the inputs, stylise the shots a previous run did not finish, write the
-    frames as they finish, assemble the video. ValueError (one line) for bad input, before
-    anything is written; a stop request (signal) ends the clip after the frames finished."""
-    job = prepare_clip(config, run, video, inputs_checked)
-    count = job.clip.frames
-    os.makedirs(job.folder, exist_ok=True)
-    pending = pending_shots(job)
-    finished = records.statuses(job.folder, count).count(FINISHED)
-    if finished:
-        log.info("%d of %d frames already finished in %s", finished, count, job.folder)
-    outcomes = run_shots(job, pending, workspace)
-    records.write_frames_csv(job.folder, count)
-    return _ending(job, pending, outcomes)
+    """Check and read the inputs (one clip, or a folder of clips: `frames.clips_in`), stylise
+    the shots a previous run did not finish, write the frames as they finish, assemble each
+    video. ValueError (one line) for bad input, before anything is written; a stop request
+    (signal) ends the run after the frames finished."""
+    jobs = []
+    for path, output in clips.clips_in(video.video, run.output):
+        jobs.append(prepare_clip(config, run.replace(output=output), video.replace(video=path),
+                                 None if jobs else inputs_checked))  # fmt: skip
+    tasks = {}
+    for job in jobs:
+        os.makedirs(job.folder, exist_ok=True)
+        finished = records.statuses(job.folder, job.clip.frames).count(FINISHED)
+        if finished:
+            log.info("%d of %d frames already finished in %s", finished, job.clip.frames,
+                     job.folder)  # fmt: skip
+        tasks |= {task_name(job, shot, len(jobs)): (job, shot) for shot in pending_shots(job)}
+    outcomes = run_shots(tasks, video, workspace)
+    endings = []
+    for job in jobs:
+        records.write_frames_csv(job.folder, job.clip.frames)
+        endings.append(_ending(job, [o for n, o in outcomes.items() if tasks[n][0] is job]))
+    return _combined(endings)
 
 
-def _ending(job: ClipJob, pending: list[Shot], outcomes: dict[str, CellOutcome]) -> VideoOutcome:
+def _combined(endings: list[VideoOutcome]) -> VideoOutcome:
+    """One clip's outcome, or the clips' together: the first that did not finish (its exit
+    status), with how many finished."""
+    if len(endings) == 1:
+        return endings[0]
+    unfinished = [ending for ending in endings if ending.status != FINISHED]
+    if not unfinished:
+        return VideoOutcome(FINISHED, 0, f"{len(endings)} clips: " + "; ".join(
+            ending.message for ending in endings))  # fmt: skip
+    first, finished = unfinished[0], len(endings) - len(unfinished)
+    message = f"{first.message} ({finished} of {len(endings)} clips finished)"
+    return VideoOutcome(first.status, first.exit_status, message)
+
+
+def _ending(job: ClipJob, outcomes: list[CellOutcome]) -> VideoOutcome:
     """The clip's outcome from the shots' outcomes and the frames' records; the video
     assembled when every frame is finished."""
     count, folder = job.clip.frames, job.folder
     statuses = records.statuses(folder, count)
     kept = statuses.count(FINISHED)
-    failed = [o for o in outcomes.values() if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         return VideoOutcome("failed", 1, f"error: {failed[0].name} failed ({failed[0].error}); "
                             f"{kept} of {count} frames are in {folder} (run again to redo "
@@ -226,7 +259,7 @@ def _ending(job: ClipJob, pending: list[Shot], outcomes: dict[str, CellOutcome])
         return VideoOutcome("non-finite", 1, "error: a frame's loss became non-finite (see "
                             f"{os.path.join(folder, 'frames.csv')})")  # fmt: skip
     if kept < count:
-        stopped = [o for o in outcomes.values() if o.status == "interrupted"]
+        stopped = [o for o in outcomes if o.status == "interrupted"]
         reason = stopped[0].error if stopped else "SIGINT"
         return VideoOutcome("interrupted", SIGNAL_EXIT.get(reason, 130),
                             f"error: interrupted by {reason}; {kept} of {count} frames are in "
