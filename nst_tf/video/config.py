@@ -23,7 +23,11 @@ class VideoConfig:
     """Input, temporal loss, start of each frame, optical flow. `video` is read by the command
     line only; `stylize_frames` takes the frames as arrays."""
 
-    video: str = setting("", "Input: a video file (anything ffmpeg reads) or a folder of frames.")
+    video: str = setting(
+        "",
+        "Input: a video file (anything ffmpeg reads), a folder of frames, or a folder of video "
+        "files (each clip into <--output>/<its name>.mp4: --output then names a folder).",
+    )
     fps: float = setting(0.0, "Frame rate of a folder of frames (0: 25); a file keeps its own.")
     max_frames: int = setting(0, "Stylise only the first N frames (0: all).")
     temporal_weight: float = setting(
