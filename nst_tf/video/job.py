@@ -92,17 +92,35 @@ def prepare_clip(
     if config.scales != 1:  # the temporal term and the warped start are frame-sized
         raise ValueError("--scales: the video mode stylises each frame at one scale (use 1)")
     clips.check_video_output(run.output)
+    settings = records.settings_of(config, run, video)  # the paths as given
+    run = anchored(run)
     styles = style_images(run)
-    clip = clips.probe(video.video, video.fps, video.max_frames)
+    clip = clips.probe(os.path.abspath(video.video), video.fps, video.max_frames)
     if inputs_checked is not None:
         inputs_checked()
     frame_shape = next(clip_frames(clip, config.max_size)).shape
     clip_regions(config, run, clip.frames, frame_shape, styles)  # every frame's masks checked
     folder = records.frames_folder(run.output)
-    settings = records.settings_of(config, run, video)
     records.finished_frames(folder, clip.frames, settings)  # other settings: refused here
     plan = plan_shots(clip_frames(clip, config.max_size), clip.frames, video)
     return ClipJob(config, run, video, clip, folder, settings, plan, frame_shape)
+
+
+def anchored(run: RunConfig) -> RunConfig:
+    """`run` with every path absolute (shipped samples found first): a Ray worker on a
+    cluster does not start in this process's working directory."""
+
+    def absolute(path: str) -> str:
+        return os.path.abspath(resources.resolve(path)) if path else path
+
+    return run.replace(
+        style=",".join(absolute(path) for path in run.style_paths),
+        style_masks=tuple(map(absolute, run.style_masks)),
+        style_image_masks=tuple(map(absolute, run.style_image_masks)),
+        content_segmentation=absolute(run.content_segmentation),
+        style_segmentations=tuple(map(absolute, run.style_segmentations)),
+        output=os.path.abspath(run.output),
+    )
 
 
 class ShotWorker:
