@@ -4,14 +4,17 @@ with two.
     python scripts/shots_ray.py [--clip docs/video/cuts/clip_with_cuts.mp4] [--size 128]
                                 [--out docs/video/shots]
 
-The clip is `scripts/cut_clip.py`'s (three shots of five frames). Three real command-line runs
+The clip is `scripts/cut_clip.py`'s (three shots of five frames). Four real command-line runs
 (`python -m nst_tf.video --flagfile=configs/video.cfg`, The Starry Night), each from scratch:
-the local runner; then a Ray cluster on this machine (`ray start --head`, one CPU) joined with
+the local runner with TensorFlow's own thread count, and with OMP_NUM_THREADS=1 (what Ray sets
+in a worker given one CPU: TensorFlow then computes with one thread, which rounds float32
+sums differently, and 300 L-BFGS iterations grow that into visible differences); then a Ray
+cluster on this machine (`ray start --head`, one CPU) joined with
 --runner=ray --cpus_per_trial=1 (one shot at a time: one worker); then the same cluster with a
 second node of one CPU (`ray start --address=...`: two shots at a time). Wall time of each
 command (Ray's includes joining the cluster and starting each trial's worker process, which
-imports TensorFlow), and the largest difference of any frame from the local runner's, in grey
-levels. Written to `<out>/summary.json` with the host's processor.
+imports TensorFlow), and the largest and the mean difference of any frame from each local
+run's, in grey levels. Written to `<out>/summary.json` with the host's processor.
 """
 
 import argparse
@@ -39,25 +42,28 @@ def ray(*args: str) -> None:
     subprocess.run(command, check=True, env=RAY_ENV, capture_output=True)
 
 
-def stylize(name: str, args, extra: list[str]) -> float:
+def stylize(name: str, args, extra: list[str], threads: str = "") -> float:
     """One run from scratch into `<out>/<name>.mp4`; its wall time in seconds."""
     output = os.path.join(args.out, f"{name}.mp4")
     shutil.rmtree(os.path.join(args.out, f"{name}_frames"), ignore_errors=True)
     command = [sys.executable, "-m", "nst_tf.video", "--flagfile=configs/video.cfg",
                f"--video={args.clip}", f"--output={output}", f"--max_size={args.size}",
                "--style=images/starry_night.jpg", *extra]  # fmt: skip
+    environment = dict(RAY_ENV, **({"OMP_NUM_THREADS": threads} if threads else {}))
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, env=RAY_ENV)
+    subprocess.run(command, cwd=ROOT, check=True, env=environment)
     return time.perf_counter() - started
 
 
-def largest_difference(args, name: str) -> int:
+def differences(args, name: str, reference: str) -> dict:
+    """The largest and the mean absolute difference (grey levels) over all frames."""
     folder = os.path.join(args.out, f"{name}_frames")
-    local = os.path.join(args.out, "local_frames")
+    local = os.path.join(args.out, f"{reference}_frames")
     names = sorted(n for n in os.listdir(local) if n.startswith("frame_") and n.endswith(".png"))
-    return max(int(np.abs(image_io.load_image(os.path.join(folder, n)).astype(int)
-                          - image_io.load_image(os.path.join(local, n))).max())
-               for n in names)  # fmt: skip
+    gaps = [np.abs(image_io.load_image(os.path.join(folder, n)).astype(int)
+                   - image_io.load_image(os.path.join(local, n))) for n in names]  # fmt: skip
+    return {"largest": int(max(g.max() for g in gaps)),
+            "mean": round(float(np.mean([g.mean() for g in gaps])), 3)}  # fmt: skip
 
 
 def processor() -> str:
@@ -76,7 +82,8 @@ def main() -> None:
     parser.add_argument("--out", default="docs/video/shots")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    seconds = {"local": stylize("local", args, [])}
+    seconds = {"local": stylize("local", args, []),
+               "local_one_thread": stylize("local_one_thread", args, [], threads="1")}  # fmt: skip
     port = 6390 + os.getpid() % 500
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
     ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}",
@@ -92,8 +99,9 @@ def main() -> None:
         "clip": args.clip, "size": args.size, "processor": processor(),
         "cpus": os.cpu_count(), "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "over_local": {k: round(v / seconds["local"], 3) for k, v in seconds.items()},
-        "largest_difference_from_local": {name: largest_difference(args, name)
-                                          for name in ("ray_one_worker", "ray_two_workers")},
+        "difference_from": {reference: {name: differences(args, name, reference)
+                                        for name in ("ray_one_worker", "ray_two_workers")}
+                            for reference in ("local", "local_one_thread")},
     }  # fmt: skip
     print(json.dumps(summary, indent=1))
     with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as handle:

@@ -172,19 +172,21 @@ def test_shots_on_a_two_node_ray_cluster_give_the_local_runners_frames(
 ):
     """`python -m nst_tf.video --runner=ray --ray_address=...` on a two-node cluster: the
     three shots run as trials on both nodes, and every frame equals the local runner's to one
-    grey level; the video is assembled. Paths are relative to the command's folder (the
-    workers start elsewhere)."""
+    grey level when the local run computes with as many threads as a worker (Ray sets
+    OMP_NUM_THREADS to its CPUs: 1); the video is assembled. Paths are relative to the
+    command's folder (the workers start elsewhere)."""
     import subprocess
 
     folder, style = (os.path.relpath(path, REPO) for path in frames_clip)
-    common = [f"--video={folder}", f"--style={style}", "--max_size=64", "--iterations=8",
-              "--first_frame_iterations=12", "--cuts=3,5", "--flow=farneback"]  # fmt: skip
+    common = [f"--video={folder}", f"--style={style}", "--max_size=64", "--iterations=20",
+              "--first_frame_iterations=60", "--cuts=3,5", "--flow=farneback"]  # fmt: skip
     runs = {}
-    for name, extra in (("local", []), ("ray", ["--runner=ray", f"--ray_address={ray_cluster}"])):
+    on_ray = ["--runner=ray", f"--ray_address={ray_cluster}"]
+    for name, extra, threads in (("local", [], {"OMP_NUM_THREADS": "1"}), ("ray", on_ray, {})):
         output = os.path.relpath(tmp_path / f"{name}.mp4", REPO)
         command = cli_command(*common, f"--output={output}", *extra, module="nst_tf.video",
                               flagfile="configs/video.cfg")  # fmt: skip
-        process = subprocess.run(command, cwd=REPO, env=cli_env(**RAY_TEST_ENV),
+        process = subprocess.run(command, cwd=REPO, env=cli_env(**RAY_TEST_ENV, **threads),
                                  capture_output=True, text=True, timeout=600)  # fmt: skip
         assert process.returncode == 0, process.stderr
         assert os.path.isfile(os.path.join(REPO, output))
