@@ -34,7 +34,7 @@ LAYERS = [
     {"sweep", "sweep.config", "sweep.grid", "sweep.cells", "sweep.results", "sweep.sheets",
      "sweep.estimate", "sweep.runner", "sweep.ray_runner", "video", "video.config",
      "video.frames", "video.cuts", "video.masks", "video.flow", "video.temporal", "video.loop",
-     "video.job", "video.shots", "video.records"},
+     "video.job", "video.shots", "video.records", "video.revealed"},
     {"run", "sweep.__main__", "video.__main__"},  # thin entry points
 ]  # fmt: skip
 ENTRY_POINTS = {"run", "sweep.__main__", "video.__main__"}

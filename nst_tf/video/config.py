@@ -48,6 +48,11 @@ class VideoConfig:
     first_frame_iterations: int = setting(
         0, "Iterations of the first frame (0: --iterations); later frames take --iterations."
     )
+    revealed_frames: int = setting(
+        0,
+        "Scenery a pan brings in is stylised as a region of its own: the pixels revealed in the "
+        "last N frames match the style's statistics by themselves (0: off; 4 measured).",
+    )
     frame_tolerance: float = setting(
         0.005,
         "Stop a frame after a shot's first once its total loss fell by less than this share "
@@ -86,6 +91,7 @@ class VideoConfig:
             (self.max_frames >= 0, "max_frames", "must be zero or positive"),
             (self.first_frame_iterations >= 0, "first_frame_iterations",
              "must be zero or positive"),
+            (self.revealed_frames >= 0, "revealed_frames", "must be zero or positive"),
             (math.isfinite(self.temporal_weight) and self.temporal_weight >= 0, "temporal_weight",
              "must be zero or a positive finite number"),
             (bool(self.temporal_frames) and all(j > 0 for j in self.temporal_frames)

@@ -26,6 +26,7 @@ from nst_tf.regions.masks import Regions
 from nst_tf.results import IterationRecord, StylizeResult
 from nst_tf.video import cuts, flow
 from nst_tf.video.config import VideoConfig
+from nst_tf.video.revealed import RevealedAge, strip_regions
 from nst_tf.video.shots import Shot, plan_shots
 from nst_tf.video.temporal import TemporalTerm
 from nst_tf.workspace import Workspace
@@ -87,6 +88,9 @@ class ShotStylizer:
         for index, frame in zip(range(shot.start, shot.stop), frames, strict=False):
             window.add_frame(index, frame)
             if index in done:
+                if self.video.revealed_frames and index > shot.start:  # the ages go on
+                    window.ages.advance(flow.optical_flow(frame, window.frames[index - 1],
+                                                          self.video.flow))  # fmt: skip
                 continue
             outcome = self._frame(window, index, measures.get(index))
             window.outputs[index] = outcome.result.image_rgb
@@ -106,6 +110,8 @@ class ShotStylizer:
         flows = {j: _flows(frame, window.frames[index - j], video.flow) for j in needed}
         targets = [flow.warp(window.stylised(index - j), flows[j][0]) for j in offsets]
         weights = flow.closest_first([flows[j][2] for j in offsets]) if offsets else []
+        if 1 in flows and video.revealed_frames:
+            window.ages.advance(flows[1][0])
         self.term.load([space.from_rgb(t) for t in targets], weights, video.temporal_weight)
         start, frame_config, callback = None, config, self.callback
         if index > 0 and video.frame_init == "warped" and 1 in flows:
@@ -117,6 +123,10 @@ class ShotStylizer:
         if index > shot.start and video.frame_tolerance:
             callback = stop_when_done(callback, video.frame_tolerance)
         regions = self.regions_of(index) if self.regions_of else None
+        if regions is None and 1 in flows and video.revealed_frames:
+            count = 1 if isinstance(self.style_rgb, np.ndarray) else len(self.style_rgb)
+            regions = strip_regions(window.ages.ages, video.revealed_frames, count,
+                                    config.blend_weights(count), config.style_layers)  # fmt: skip
         result = stylize(frame, self.style_rgb, frame_config, callback, init_rgb=start,
                          workspace=self.workspace, image_terms=(self.term,),
                          regions=regions)  # fmt: skip
@@ -135,12 +145,14 @@ class _Window:
 
     def __init__(self, shot: Shot, reach: int, done: Mapping[int, np.ndarray]):
         self.shot, self.reach, self.done = shot, reach, done
+        self.ages: RevealedAge | None = None  # made with the first frame (its size)
         self.frames: dict[int, np.ndarray] = {}
         self.outputs: dict[int, np.ndarray] = {}
 
     def add_frame(self, index: int, frame: np.ndarray) -> None:
         """The content frame `index`; frames beyond the reach are let go."""
         self.frames[index] = frame
+        self.ages = self.ages or RevealedAge(*frame.shape[:2])
         for held in (self.frames, self.outputs):
             for old in [i for i in held if i < index - self.reach]:
                 del held[old]
