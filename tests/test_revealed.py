@@ -36,18 +36,18 @@ def test_the_setting_is_checked():
         VideoConfig(revealed_frames=-1).validate()
 
 
-def test_the_strip_is_a_region_weighted_by_its_share_unless_it_would_vanish():
+def test_the_strip_is_a_region_beside_the_frame_weighted_by_its_share_unless_it_would_vanish():
     """Ages 0-2 in the right 24 of 64 columns: with N=2 the 16 youngest columns form the
     'revealed' region (share 1/4, 512 pixels); down to block5 (stride 16) it keeps the two
     positions it needs there; with N=1 (256 pixels) it would vanish at block5: no regions."""
     ages = np.full((32, 64), NEVER, np.float32)
     ages[:, 40:48], ages[:, 48:56], ages[:, 56:] = 2, 1, 0
     regions = strip_regions(ages, 2, 2, (0.5, 0.5), ("block1_conv1", "block3_conv1"))
-    strip, rest = regions.regions
-    assert (strip.name, rest.name) == ("revealed", "rest") and strip.styles == (0, 1)
+    strip, frame = regions.regions
+    assert (strip.name, frame.name) == ("revealed", "frame") and strip.styles == (0, 1)
     np.testing.assert_array_equal(strip.guide[0], [0] * 48 + [1] * 16)
-    np.testing.assert_array_equal(rest.guide, 1 - strip.guide)
-    assert (strip.weight, rest.weight) == (0.25, 0.75)
+    assert (frame.guide == 1).all() and frame.styles == (0, 1)
+    assert (strip.weight, frame.weight) == (0.25, 1.0)
     assert strip_regions(ages, 2, 1, (1.0,), ("block1_conv1", "block5_conv1")) is not None
     assert strip_regions(ages, 1, 1, (1.0,), ("block1_conv1", "block5_conv1")) is None
     assert deepest_stride(("block2_conv1", "block4_conv2")) == 8

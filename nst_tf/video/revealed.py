@@ -5,8 +5,9 @@ from the content frame; the style loss is a statistic of the whole frame, in whi
 few per cent weighs a few per cent squared, so the later frames' short optimisations leave it
 close to the photo, and the temporal term then holds it so: the strip stays pale (issue 29).
 `RevealedAge` follows each pixel's age since it was revealed along the flow, and
-`strip_regions` makes the pixels revealed in the last N frames a region of the style loss of
-their own (issue 28's guided statistics), so that the strip must match the style by itself.
+`strip_regions` adds the pixels revealed in the last N frames as a region of the style loss of
+their own (issue 28's guided statistics) beside the whole frame's, so that the strip must
+match the style by itself.
 Measured in docs/reference.md (Video, "Revealed scenery").
 """
 
@@ -58,15 +59,16 @@ def strip_regions(
     ages: np.ndarray, frames: int, style_count: int, blend: tuple[float, ...], layers: tuple
 ) -> Regions | None:
     """Two regions of one frame, both taking the styles: the pixels revealed in the last
-    `frames` frames and the rest, weighted by their shares, so the strip's own Gram statistics
-    must match the style's (in the whole frame's it is a share too small to matter). None when
-    either part covers under two positions of the deepest style layer (it would vanish there)
-    or the layers are not a VGG's."""
+    `frames` frames, weighted by their share, and the whole frame, weighted 1 (the frame's own
+    style term, as without regions): the strip's own statistics must match the style's too
+    (in the whole frame's it is a share too small to matter). None when the strip covers under
+    two positions of the deepest style layer (it would vanish there) or the layers are not a
+    VGG's."""
     strip = (ages < frames).astype(np.float32)
     stride = deepest_stride(layers)
     smallest = 2 * stride**2 if stride else None
-    if smallest is None or min(strip.sum(), (1 - strip).sum()) < smallest:
+    if smallest is None or strip.sum() < smallest:
         return None
     share, styles, none = float(strip.mean()), tuple(range(style_count)), (None,) * style_count
     return Regions((Region("revealed", strip, styles, blend, none, share),
-                    Region("rest", 1 - strip, styles, blend, none, 1 - share)))  # fmt: skip
+                    Region("frame", np.ones_like(strip), styles, blend, none, 1.0)))  # fmt: skip
