@@ -178,8 +178,8 @@ def test_shots_on_a_two_node_ray_cluster_give_the_local_runners_frames(
     import subprocess
 
     folder, style = (os.path.relpath(path, REPO) for path in frames_clip)
-    common = [f"--video={folder}", f"--style={style}", "--max_size=64", "--iterations=20",
-              "--first_frame_iterations=60", "--cuts=3,5", "--flow=farneback"]  # fmt: skip
+    common = [f"--video={folder}", f"--style={style}", "--max_size=48", "--iterations=10",
+              "--first_frame_iterations=30", "--cuts=3,5", "--flow=farneback"]  # fmt: skip
     runs = {}
     on_ray = ["--runner=ray", f"--ray_address={ray_cluster}"]
     for name, extra, threads in (("local", [], {"OMP_NUM_THREADS": "1"}), ("ray", on_ray, {})):
