@@ -159,6 +159,9 @@ def test_a_race_serves_each_call_from_the_path_it_names_and_counts_only_the_extr
     assert outcome.seconds == {"lean": 1.6, "autodiff": 1.5, "lean_xla": 3.0}
     # 10 race calls took 31.45 s; the winner: 4 s of set-up, then 1.5 s an evaluation
     assert outcome.cost_seconds == pytest.approx(31.45 - 4.0 - 9 * 1.5)
+    # kept to the hundredth the record holds, so the log line rounds the same figure (CI saw
+    # "measured in 2.8 s" logged against 2.85 recorded, i.e. "2.9 s" when re-described)
+    assert outcome.cost_seconds == round(outcome.cost_seconds, 2)
     assert racing.what_ran() == ("autodiff", outcome.as_record())
 
 

@@ -75,7 +75,7 @@ class Calibration:
     def as_record(self) -> dict:
         """JSON-ready fields for the run record."""
         return {"choice": self.choice, "source": self.source, "seconds": self.seconds,
-                "key": self.key, "cost_seconds": round(self.cost_seconds, 2),
+                "key": self.key, "cost_seconds": self.cost_seconds,
                 "reason": self.reason, "setup_seconds": self.setup_seconds}  # fmt: skip
 
 
@@ -194,7 +194,8 @@ class Race:
             cost -= (self._calls - 1) * median
         seconds = {path: round(value, 4) for path, value in self.medians.items()}
         setups = {path: round(value, 2) for path, value in self._setup.items()}
-        return Calibration(self.winner, "measured", seconds, self.key, max(cost, 0.0),
+        # Rounded here, once: the log line and the run record then show the same figure.
+        return Calibration(self.winner, "measured", seconds, self.key, round(max(cost, 0.0), 2),
                            setup_seconds=setups)  # fmt: skip
 
 
