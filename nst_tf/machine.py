@@ -1,5 +1,6 @@
 """What this machine has for a run: the host memory available, the GPU TensorFlow computes on
-and its free memory, and the malloc settings the command line runs with."""
+and its free memory, the malloc settings the command line runs with and the threads TensorFlow
+computes with."""
 
 from __future__ import annotations
 
@@ -74,3 +75,20 @@ def available_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+def use_threads(count: int) -> None:
+    """Have TensorFlow compute with `count` intra-op threads in this process (0: its default).
+    The count decides how float32 sums are split, so equal counts give equal results in this
+    process and in a Ray worker (where Ray sets OMP_NUM_THREADS to the trial's CPUs).
+    ValueError (one line) where TensorFlow already runs here with another count."""
+    if not count:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(count)
+    except RuntimeError:  # set once, before TensorFlow's first operation
+        running = tf.config.threading.get_intra_op_parallelism_threads() or "its default"
+        raise ValueError(f"--threads={count}: TensorFlow already runs in this process with "
+                         f"{running} threads") from None  # fmt: skip

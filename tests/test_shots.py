@@ -171,22 +171,23 @@ def test_shots_on_a_two_node_ray_cluster_give_the_local_runners_frames(
     frames_clip, tmp_path, ray_cluster
 ):
     """`python -m nst_tf.video --runner=ray --ray_address=...` on a two-node cluster: the
-    three shots run as trials on both nodes, and every frame equals the local runner's to one
-    grey level when the local run computes with as many threads as a worker (Ray sets
-    OMP_NUM_THREADS to its CPUs: 1); the video is assembled. Paths are relative to the
-    command's folder (the workers start elsewhere)."""
+    three shots run as trials on both nodes, and with --threads=1 on both runners every frame
+    equals the local runner's to one grey level (the local process would compute with both
+    cores, so the flag must take effect there); the video is assembled. Paths are relative to
+    the command's folder (the workers start elsewhere)."""
     import subprocess
 
     folder, style = (os.path.relpath(path, REPO) for path in frames_clip)
     common = [f"--video={folder}", f"--style={style}", "--max_size=48", "--iterations=10",
-              "--first_frame_iterations=30", "--cuts=3,5", "--flow=farneback"]  # fmt: skip
+              "--first_frame_iterations=30", "--cuts=3,5", "--flow=farneback",
+              "--threads=1"]  # fmt: skip
     runs = {}
     on_ray = ["--runner=ray", f"--ray_address={ray_cluster}"]
-    for name, extra, threads in (("local", [], {"OMP_NUM_THREADS": "1"}), ("ray", on_ray, {})):
+    for name, extra in (("local", []), ("ray", on_ray)):
         output = os.path.relpath(tmp_path / f"{name}.mp4", REPO)
         command = cli_command(*common, f"--output={output}", *extra, module="nst_tf.video",
                               flagfile="configs/video.cfg")  # fmt: skip
-        process = subprocess.run(command, cwd=REPO, env=cli_env(**RAY_TEST_ENV, **threads),
+        process = subprocess.run(command, cwd=REPO, env=cli_env(**RAY_TEST_ENV),
                                  capture_output=True, text=True, timeout=600)  # fmt: skip
         assert process.returncode == 0, process.stderr
         assert os.path.isfile(os.path.join(REPO, output))
@@ -222,3 +223,19 @@ def test_a_folder_of_clips_runs_every_clips_shots_into_an_output_folder(frames_c
         assert clips.probe(str(tmp_path / "out" / f"{name}.mp4")).frames == count
         made = sorted(os.listdir(tmp_path / "out" / f"{name}_frames"))
         assert made.count(f"frame_0000{count}.png") == 1 and "frames.csv" in made
+
+
+def test_threads_are_set_before_tensorflow_runs_or_refused_in_one_line():
+    """--threads applies to a process whose TensorFlow has not computed yet; afterwards
+    another count is one error line (never silently ignored)."""
+    import tensorflow as tf
+
+    from nst_tf import machine
+
+    machine.use_threads(0)  # the default: nothing to set
+    tf.constant(1.0) + 1.0  # TensorFlow now runs in this process
+    running = tf.config.threading.get_intra_op_parallelism_threads()
+    with pytest.raises(ValueError, match=r"^--threads=\d+: TensorFlow already runs"):
+        machine.use_threads(running + 3)
+    with pytest.raises(ValueError, match="--threads must be zero or positive"):
+        VideoConfig(threads=-1).validate()

@@ -14,8 +14,9 @@ from nst_tf.video.cuts import parse_cuts
 FRAME_INITS = ("warped", "content", "noise")
 FLOWS = ("deepflow", "dis_medium", "dis_fast", "farneback")
 RUNNERS = ("local", "ray")
-# where and how the shots run: not part of what shapes the frames (no frame's record keeps them)
-RUNNER_FIELDS = ("runner", "ray_address", "cpus_per_trial", "gpus_per_trial")
+# where and how the shots run: not part of what the frames show (no frame's record keeps them;
+# the thread count moves float32 rounding only)
+RUNNER_FIELDS = ("runner", "ray_address", "cpus_per_trial", "gpus_per_trial", "threads")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class VideoConfig:
     )
     cpus_per_trial: float = setting(1.0, "Ray: CPUs reserved per shot (fractions allowed).")
     gpus_per_trial: float = setting(0.0, "Ray: GPUs reserved per shot (0.5: two shots a GPU).")
+    threads: int = setting(
+        0,
+        "TensorFlow threads a shot computes with, on either runner: 0 = its default (every "
+        "core locally; on Ray --cpus_per_trial, as Ray sets OMP_NUM_THREADS). The same count "
+        "on both runners gives the same frames (it decides how float32 sums are split).",
+    )
 
     def replace(self, **changes) -> VideoConfig:
         """A copy with some fields changed (validated)."""
@@ -107,6 +114,7 @@ class VideoConfig:
              "must be a positive finite number"),
             (math.isfinite(self.gpus_per_trial) and self.gpus_per_trial >= 0, "gpus_per_trial",
              "must be zero or a positive finite number"),
+            (self.threads >= 0, "threads", "must be zero or positive"),
         ]  # fmt: skip
         for passed, name, message in checks:
             if not passed:

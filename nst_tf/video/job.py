@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nst_tf import resources
+from nst_tf import machine, resources
 from nst_tf.cli.run_config import RunConfig, check_pair
 from nst_tf.cli.signals import SIGNAL_EXIT
 from nst_tf.config import StyleConfig
@@ -166,6 +166,7 @@ class ShotWorker:
 def run_task(task: tuple[ClipJob, Shot]) -> CellOutcome:
     """One clip's shot in a process of its own (a Ray trial's work)."""
     job, shot = task
+    machine.use_threads(job.video.threads)
     return ShotWorker(job)(shot)
 
 
@@ -228,6 +229,8 @@ def stylize_video_files(
     the shots a previous run did not finish, write the frames as they finish, assemble each
     video. ValueError (one line) for bad input, before anything is written; a stop request
     (signal) ends the run after the frames finished."""
+    if video.runner == "local":
+        machine.use_threads(video.threads)
     jobs = []
     for path, output in clips.clips_in(video.video, run.output):
         jobs.append(prepare_clip(config, run.replace(output=output), video.replace(video=path),
