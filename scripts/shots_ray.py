@@ -6,11 +6,11 @@ with two.
 
 The clip is `scripts/cut_clip.py`'s (three shots of five frames). Four real command-line runs
 (`python -m nst_tf.video --flagfile=configs/video.cfg`, The Starry Night), each from scratch:
-the local runner with TensorFlow's own thread count, and with OMP_NUM_THREADS=1 (what Ray sets
-in a worker given one CPU: TensorFlow then computes with one thread, which rounds float32
-sums differently, and 300 L-BFGS iterations grow that into visible differences); then a Ray
-cluster on this machine (`ray start --head`, one CPU) joined with
---runner=ray --cpus_per_trial=1 (one shot at a time: one worker); then the same cluster with a
+the local runner with TensorFlow's own thread count, and with --threads=1 (what Ray gives a
+worker of one CPU: another thread count rounds float32 sums differently, and 300 L-BFGS
+iterations grow that into visible differences); then a Ray cluster on this machine
+(`ray start --head`, one CPU) joined with --runner=ray --cpus_per_trial=1 --threads=1 (one
+shot at a time: one worker); then the same cluster with a
 second node of one CPU (`ray start --address=...`: two shots at a time). Wall time of each
 command (Ray's includes joining the cluster and starting each trial's worker process, which
 imports TensorFlow), and the largest and the mean difference of any frame from each local
@@ -42,16 +42,15 @@ def ray(*args: str) -> None:
     subprocess.run(command, check=True, env=RAY_ENV, capture_output=True)
 
 
-def stylize(name: str, args, extra: list[str], threads: str = "") -> float:
+def stylize(name: str, args, extra: list[str]) -> float:
     """One run from scratch into `<out>/<name>.mp4`; its wall time in seconds."""
     output = os.path.join(args.out, f"{name}.mp4")
     shutil.rmtree(os.path.join(args.out, f"{name}_frames"), ignore_errors=True)
     command = [sys.executable, "-m", "nst_tf.video", "--flagfile=configs/video.cfg",
                f"--video={args.clip}", f"--output={output}", f"--max_size={args.size}",
                "--style=images/starry_night.jpg", *extra]  # fmt: skip
-    environment = dict(RAY_ENV, **({"OMP_NUM_THREADS": threads} if threads else {}))
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, env=environment)
+    subprocess.run(command, cwd=ROOT, check=True, env=RAY_ENV)
     return time.perf_counter() - started
 
 
@@ -83,12 +82,13 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     seconds = {"local": stylize("local", args, []),
-               "local_one_thread": stylize("local_one_thread", args, [], threads="1")}  # fmt: skip
+               "local_one_thread": stylize("local_one_thread", args, ["--threads=1"])}  # fmt: skip
     port = 6390 + os.getpid() % 500
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
     ray("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}",
         *NODE)  # fmt: skip
-    on_ray = ["--runner=ray", f"--ray_address=127.0.0.1:{port}", "--cpus_per_trial=1"]
+    on_ray = ["--runner=ray", f"--ray_address=127.0.0.1:{port}", "--cpus_per_trial=1",
+              "--threads=1"]  # fmt: skip
     try:
         seconds["ray_one_worker"] = stylize("ray_one_worker", args, on_ray)
         ray("start", f"--address=127.0.0.1:{port}", *NODE)
