@@ -35,6 +35,8 @@ BACKBONE_LAYERS = {
     "inception_v3": (("mixed7",), ("mixed0", "mixed2", "mixed4", "mixed6", "mixed8")),
 }
 POOLINGS = ("max", "avg")
+PADDINGS = ("reflect", "zero")
+MIRROR_PIXELS = 16  # --padding=reflect: block5's pixels per feature, so the crop keeps its grid
 STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
 COLOR_MODES = ("none", "luminance", "histogram")
 OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
@@ -64,6 +66,11 @@ class StyleConfig:
         "Feature network: vgg19, vgg16, resnet50 or inception_v3 (keras.applications).",
     )
     pooling: str = setting("max", "Pooling in the backbone: max, or avg (same weights).")
+    padding: str = setting(
+        "reflect",
+        "Beyond the borders a VGG backbone sees the picture "
+        "mirrored 16 px (reflect) or the mean colour (zero; other backbones).",
+    )
     weights: str = setting(
         "imagenet",
         "imagenet (Keras download, cached in ~/.keras/models), none (seeded random), hed "
@@ -189,9 +196,13 @@ class StyleConfig:
 
     @property
     def feature_layers(self) -> tuple[str, ...]:
-        """Content and style layers without repeats, in that order: the feature model's
-        outputs."""
+        """Content and style layers without repeats, in order: the feature model's outputs."""
         return tuple(dict.fromkeys(self.effective_content_layers + self.effective_style_layers))
+
+    @property
+    def mirrors(self) -> bool:
+        """Whether the network sees the image mirrored (`features.MirroredFeatures`)."""
+        return self.padding == "reflect" and self.backbone in LEAN_BACKBONES
 
     @property
     def weights_path(self) -> str | None:
@@ -224,6 +235,7 @@ class StyleConfig:
         for name, choices in (
             ("backbone", BACKBONES),
             ("pooling", POOLINGS),
+            ("padding", PADDINGS),
             ("style_loss", STYLE_LOSSES),
             ("preserve_colors", COLOR_MODES),
             ("optimizer", OPTIMIZERS),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 _CONSTRUCTORS = {
     "vgg19": keras.applications.VGG19,
@@ -196,3 +198,72 @@ def with_dtype_policy(model: keras.Model, policy: str) -> keras.Model:
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def layer_strides(backbone_model: keras.Model, layer_names: list[str]) -> list[int]:
+    """Pixels per feature of each named layer of a VGG backbone: x2 per 2x2 pooling before it
+    (and at it, for a pooling layer)."""
+    stride, strides = 1, {}
+    for layer in backbone_model.layers[1:]:
+        if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            stride *= 2
+        strides[layer.name] = stride
+    return [strides[name] for name in layer_names]
+
+
+class MirroredFeatures:
+    """A VGG feature model (Keras, or `lean_vgg`'s) that sees the image mirrored `pad` px
+    beyond each border: image (B, H, W, 3) -> the wrapped model's features of the padded
+    image, each cropped back to the image's own positions, so the shapes are the unpadded
+    ones ((B, floor(H/s), floor(W/s), C) at stride s).
+
+    Why: the backbone's zero padding puts the mean colour (VGG space's zero) next to the
+    outermost pixels, an edge the loss sees; the optimiser then gives the outermost rows
+    colours of their own (measured: the top row of a Tübingen sky stepped 2.4-3x more from
+    its neighbour than interior rows did; docs/quality.md). Mirrored, the border continues
+    the picture. `pad` is a multiple of every output's stride, so the crop keeps the pooling
+    grid: the features of an image's interior are those of the unpadded model. The gradient
+    of the mirroring folds back onto the pixels it copied. A block of the block-wise
+    evaluation is mirrored at its own edges: inside the image those features lie in its
+    margin (discarded), at the image's edges its mirror is the whole image's, so the blocks
+    stay exact (`evaluation.blocks` reads the layers of `wrapped`)."""
+
+    def __init__(self, model, strides: list[int], pad: int):
+        if pad <= 0 or any(pad % stride for stride in strides):
+            raise ValueError(f"mirror padding {pad} px is not a multiple of the strides {strides}")
+        self.wrapped, self.strides, self.pad = model, list(strides), pad
+        self.first_layer = getattr(model, "first_layer", None)
+
+    @property
+    def dtype(self) -> tf.DType:
+        """The wrapped model's arithmetic: float16 for mixed precision, else float32."""
+        if isinstance(self.wrapped, keras.Model):
+            outputs = self.wrapped.outputs
+            mixed = any(tf.as_dtype(output.dtype) == tf.float16 for output in outputs)
+            return tf.float16 if mixed else tf.float32
+        return self.wrapped.dtype
+
+    def __call__(self, image: tf.Tensor, training: bool = False) -> list[tf.Tensor]:
+        return self._cropped(self.wrapped(self._mirrored(image), training=training))
+
+    def outputs_with_first_layer_loss(
+        self, image: tf.Tensor, loss: Callable[[tf.Tensor], tf.Tensor]
+    ) -> tuple[list[tf.Tensor], tf.Tensor]:
+        """`lean_vgg.LeanVGGFeatures.outputs_with_first_layer_loss` of the mirrored image, the
+        loss taken on the first layer's cropped output."""
+        outputs, first_loss = self.wrapped.outputs_with_first_layer_loss(
+            self._mirrored(image), lambda features: loss(self._crop(features, 1))
+        )
+        return self._cropped(outputs), first_loss
+
+    def _mirrored(self, image):
+        pad = self.pad
+        return tf.pad(image, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+
+    def _crop(self, features, stride: int):
+        cut = self.pad // stride
+        return features[:, cut : features.shape[1] - cut, cut : features.shape[2] - cut, :]
+
+    def _cropped(self, outputs) -> list:
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return [self._crop(o, s) for o, s in zip(outputs, self.strides, strict=True)]

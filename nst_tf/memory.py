@@ -12,7 +12,7 @@ state. The CPU constants are fitted, rounded up, to `scripts/measure_memory.py`'
 
 `plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) that fits
 in AUTO_BLOCK_SHARE of the memory (larger blocks gain little: docs/blocks.md); else the largest
-that fits at all; else it refuses with a size that would fit. --memory_limit sets the budget.
+that fits at all; else it refuses with a size that fits. --memory_limit sets the budget.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from nst_tf.config import StyleConfig
+from nst_tf.config import MIRROR_PIXELS, StyleConfig
 from nst_tf.machine import GpuMemory
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -80,8 +80,9 @@ def _deepest(config: StyleConfig) -> int:
 
 
 def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
-    """Bytes of the float32 activations kept up to the deepest layer the config uses."""
-    sizes = layer_sizes(config.backbone, height, width)
+    """Bytes of the float32 activations kept up to the deepest layer used (mirrored: larger)."""
+    pad = 2 * MIRROR_PIXELS * config.mirrors
+    sizes = layer_sizes(config.backbone, height + pad, width + pad)
     return 4 * sum(count for _, count in sizes[: _deepest(config) + 1])
 
 
@@ -142,8 +143,7 @@ def content_target_bytes(config: StyleConfig, height: int, width: int) -> int:
 
 
 def work_bytes(config: StyleConfig, height: int, width: int, tile: int) -> tuple[int, int]:
-    """(float32 activations of the whole image or the largest block's crop, image-sized
-    buffers of the blocks)."""
+    """(float32 activations of the whole image or largest block's crop, blocks' buffers)."""
     if not tile:
         return activation_bytes(config, height, width), 0
     margin, _ = block_geometry(config)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nst_tf import devices, features
-from nst_tf.config import StyleConfig
+from nst_tf.config import MIRROR_PIXELS, StyleConfig
 from nst_tf.evaluation.block_loss import BlockLossFunction
 from nst_tf.evaluation.lean_vgg import LeanVGGFeatures, is_plain_vgg
 from nst_tf.evaluation.loss_function import LossFunction
@@ -41,6 +41,9 @@ def build_feature_model(config: StyleConfig) -> Callable:
         model = LeanVGGFeatures(backbone, layers, "float16" if mixed else "float32")
     else:
         model = features.build_feature_model(backbone, layers, mixed)
+    if config.mirrors:
+        strides = features.layer_strides(backbone, layers)
+        model = features.MirroredFeatures(model, strides, max(MIRROR_PIXELS, *strides))
     del backbone
     gc.collect()  # Keras models sit in reference cycles: free the unused weights now
     return model
@@ -71,7 +74,7 @@ class Workspace:
         seed = config.seed if config.weights.strip().lower() == "none" else None
         lean = devices.uses_lean_backward(devices.evaluation_for(config))
         key = (config.backbone, config.weights, config.pooling, seed, config.feature_layers,
-               lean, config.precision == "mixed")  # fmt: skip
+               lean, config.precision == "mixed", config.mirrors)  # fmt: skip
         if key not in self._models:
             self._models[key] = build_feature_model(config)
             self.builds += 1

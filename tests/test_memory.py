@@ -7,13 +7,15 @@ from tests.conftest import run_in_process
 
 def test_activation_bytes_by_hand():
     # vgg16 up to block1_conv1 on 10x8: one 64-channel map of 80 positions, float32
-    config = StyleConfig(
-        backbone="vgg16", content_layers=("block1_conv1",), style_layers=("block1_conv1",)
-    )
+    config = StyleConfig(backbone="vgg16", content_layers=("block1_conv1",),
+                         style_layers=("block1_conv1",), padding="zero")  # fmt: skip
     assert memory.activation_bytes(config, 8, 10) == 4 * 80 * 64
     # up to block2_conv1: block1 convs (2 x 80 x 64), pool (20 x 64), block2_conv1 (20 x 128)
     config = config.replace(style_layers=("block2_conv1",))
     assert memory.activation_bytes(config, 8, 10) == 4 * (2 * 80 * 64 + 20 * 64 + 20 * 128)
+    # mirrored 16 px at every border, the network works on 42 x 40: 1680 and 420 positions
+    config = config.replace(padding="reflect")
+    assert memory.activation_bytes(config, 8, 10) == 4 * (2 * 1680 * 64 + 420 * 64 + 420 * 128)
 
 
 def test_optimizer_bytes_by_hand():
@@ -144,7 +146,7 @@ def test_gpu_estimate_by_hand():
     # the history (2 x 2 x 2 vectors)
     layer = ("block1_conv1",)
     config = StyleConfig(backbone="vgg16", content_layers=layer, style_layers=layer,
-                         optimizer="lbfgs_tf", lbfgs_history=2)  # fmt: skip
+                         optimizer="lbfgs_tf", lbfgs_history=2, padding="zero")  # fmt: skip
     activations = memory.GPU_ACTIVATION_FACTORS["lean"] * 4 * 256 * 64
     target = 4 * 256 * 64
     expected = int(memory.GPU_BASE_BYTES + activations + target + 8 * 8 * 768)

@@ -78,7 +78,9 @@ class Block:
 
 def layer_specs(feature_model: Callable) -> list[tuple[str, str, int]]:
     """(name, "conv" or "pool", kernel or window size) per layer up to the deepest output, for
-    a lean VGG model or a Keras VGG model; ValueError for any other network."""
+    a lean VGG model or a Keras VGG model, mirrored or not (`features.MirroredFeatures` adds
+    no layer); ValueError for any other network."""
+    feature_model = getattr(feature_model, "wrapped", feature_model)
     steps = getattr(feature_model, "layer_specs", None)
     if steps is not None:
         return steps()

@@ -1,0 +1,213 @@
+"""Where does the grain come from? One lever at a time (and in combination) on Tübingen x {The
+Starry Night, The Scream, The Shipwreck}, each variant a list of flags over a preset, run in
+one process, measured by `scripts/grain.py` and by one fixed reference loss.
+
+    python scripts/quality_study.py --variants today,tv10,... [--styles the_scream,...]
+                                    [--preset configs/offline.cfg] [--out docs/quality/runs]
+
+Per variant and style: the picture (PNG) and a JSON record beside it with the grain numbers,
+the border ratios, the wall seconds of `stylize` (targets, tracing and iterations; the first
+run of a process also builds the model, so a study starts with a warm-up), and the content and
+style loss of the result under the reference loss: the preset's own loss at the final size
+(its network, layers and weights), whatever the variant changed, so that a variant with
+average pooling or another TV term is judged by the same yardstick as today's. `python
+scripts/grain.py --table DIR` prints the table from these records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from absl import flags  # noqa: E402
+
+from nst_tf import StyleConfig, image_io, preprocess, sample_image  # noqa: E402
+from nst_tf.cli.flags import config_from_flags, define_flags, expand_flagfiles  # noqa: E402
+from nst_tf.cli.run_config import RunConfig  # noqa: E402
+from nst_tf.pipeline import evaluator_for, stylize  # noqa: E402
+from nst_tf.workspace import Workspace  # noqa: E402
+from scripts import grain  # noqa: E402
+
+STYLES = ("starry_night", "the_scream", "shipwreck")
+# name -> flags after the preset; the levers of docs/quality.md
+VARIANTS = {
+    "today": [],
+    "tv10": ["--tv_weight=0.01"],
+    "tv100": ["--tv_weight=0.1"],
+    "content_start": ["--init=content"],
+    "avg_pool": ["--pooling=avg"],
+    "iter400": ["--iterations=400"],
+    "one_scale": ["--scales=1"],
+    "no_block1": ["--style_layer_weights=0,1,1,1,1"],
+}
+# name -> (flags, {lever: value}): levers that are not flags yet, patched in for the study
+PROTOTYPES: dict[str, tuple[list[str], dict]] = {
+    "noise1": ([], {"noise": 1.0}),
+    "tv2_1": ([], {"tv2": 1.0}),
+    "tv2_10": ([], {"tv2": 10.0}),
+    "reflect16": (["--evaluation=autodiff"], {"reflect": 16}),
+    "ema90": ([], {"ema": 0.9}),
+}
+
+
+class Patched:
+    """Stand-ins for levers under study, undone on exit: noise (start std), tv2 (a squared TV
+    term, per-pixel mean, this weight, replacing --tv_weight's), reflect (the network sees the
+    image mirrored by this many px at every border, features cropped back), ema (the result
+    is the exponential average of the last scale's iterates with this decay)."""
+
+    def __init__(self, levers: dict):
+        self.levers, self.undo, self.average = levers, [], None
+
+    def _patch(self, owner, name, value):
+        self.undo.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def __enter__(self):
+        import tensorflow as tf
+
+        from nst_tf import inputs, losses, pipeline, workspace
+
+        levers = self.levers
+        if "noise" in levers:
+            original_start = inputs.initial_image
+
+            def start(config, content_rgb, style_rgb, init_rgb=None):
+                if init_rgb is not None or config.init != "noise":
+                    return original_start(config, content_rgb, style_rgb, init_rgb)
+                rng = np.random.default_rng(config.seed)
+                mean = content_rgb.reshape(-1, 3).mean(axis=0)
+                noise = rng.normal(0.0, levers["noise"], content_rgb.shape)
+                return np.clip(mean + noise, 0, 255).astype(np.float32)
+
+            self._patch(pipeline, "initial_image", start)
+        if "tv2" in levers:
+            weight = levers["tv2"]
+
+            def squared_tv(image):
+                image = image[None] if image.shape.rank == 3 else image
+                down = image[:, 1:, :, :] - image[:, :-1, :, :]
+                right = image[:, :, 1:, :] - image[:, :, :-1, :]
+                pixels = tf.cast(tf.size(image), tf.float32)
+                squares = tf.reduce_sum(tf.square(down)) + tf.reduce_sum(tf.square(right))
+                return weight / 1e-3 * squares / pixels  # --tv_weight stays 1e-3
+
+            self._patch(losses, "total_variation_loss", squared_tv)
+        if "reflect" in levers:
+            self._patch(workspace, "build_feature_model",
+                        _reflected(workspace.build_feature_model, levers["reflect"]))  # fmt: skip
+        return self
+
+    def callback(self, record) -> None:
+        if "ema" not in self.levers or record.image_vgg is None:
+            return
+        decay, image = self.levers["ema"], record.image_vgg.astype(np.float64)
+        if self.average is None or self.average[0].shape != image.shape:
+            self.average = [image * 0.0, 0.0]  # a new scale: start again
+        self.average[0] = decay * self.average[0] + (1 - decay) * image
+        self.average[1] = decay * self.average[1] + (1 - decay)
+
+    def averaged(self, backbone: str) -> np.ndarray | None:
+        if self.average is None:
+            return None
+        return preprocess.space_for(backbone).to_rgb(self.average[0] / self.average[1])
+
+    def __exit__(self, *exc):
+        for owner, name, value in reversed(self.undo):
+            setattr(owner, name, value)
+
+
+def _reflected(build, pad: int):
+    import tensorflow as tf
+
+    class Reflected:
+        dtype = tf.float32
+
+        def __init__(self, model):
+            self.model = model
+
+        def __call__(self, image, training=False):
+            padded = tf.pad(image, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+            cropped = []
+            for output in self.model(padded, training=False):
+                cut = pad * output.shape[1] // (image.shape[1] + 2 * pad)
+                cropped.append(output[:, cut : output.shape[1] - cut, cut : output.shape[2] - cut])
+            return cropped
+
+    return lambda config: Reflected(build(config))
+
+
+def config_of(arguments: list[str]) -> StyleConfig:
+    """The StyleConfig that `python -m nst_tf.run ARGUMENTS` would run."""
+    values = flags.FlagValues()
+    define_flags(values, StyleConfig)
+    define_flags(values, RunConfig)
+    values(["quality_study", *expand_flagfiles(arguments)])
+    return config_from_flags(values, StyleConfig)
+
+
+def reference_losses(reference: StyleConfig, result_rgb: np.ndarray, content_rgb, style_rgb,
+                     workspace: Workspace) -> dict[str, float]:  # fmt: skip
+    """Weighted content, style and TV terms of `result_rgb` under `reference` (one scale, its
+    `max_size`)."""
+    evaluator = evaluator_for(reference, content_rgb, [style_rgb], workspace)
+    space = preprocess.space_for(reference.backbone)
+    x = space.from_rgb(result_rgb).astype(np.float64).ravel()
+    evaluator(x)
+    return {f"loss_{name}": float(value) for name, value in evaluator.last_terms.items()}
+
+
+def run_cell(config: StyleConfig, content_rgb, style_rgb, levers: dict
+             ) -> tuple[np.ndarray, float, int]:  # fmt: skip
+    """(result RGB uint8, wall seconds of `stylize`, iterations) of one run, in a workspace of
+    its own (a variant may change what the traced function computes)."""
+    started = time.perf_counter()
+    with Patched(levers) as patched:
+        result = stylize(content_rgb, style_rgb, config, callback=patched.callback,
+                         workspace=Workspace())  # fmt: skip
+    seconds = time.perf_counter() - started
+    averaged = patched.averaged(config.backbone)
+    return (result.image_rgb if averaged is None else averaged), seconds, result.iterations
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--variants", default="today")
+    parser.add_argument("--styles", default=",".join(STYLES))
+    parser.add_argument("--preset", default="configs/offline.cfg")
+    parser.add_argument("--out", default="docs/quality/runs")
+    parser.add_argument("--extra", default="", help="flags added to every variant (spaces)")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    preset = [f"--flagfile={args.preset}", *args.extra.split()]
+    reference = config_of(preset).replace(scales=1, scale_split=(), evaluation="autodiff")
+    content_rgb = image_io.load_image(sample_image("tubingen.jpg"))
+    judge = Workspace()
+    for variant in args.variants.split(","):
+        extra, levers = PROTOTYPES.get(variant, (VARIANTS.get(variant), {}))
+        config = config_of(preset + extra)
+        for style in args.styles.split(","):
+            style_rgb = image_io.load_image(sample_image(f"{style}.jpg"))
+            image, seconds, iterations = run_cell(config, content_rgb, style_rgb, levers)
+            name = os.path.join(args.out, f"{variant}__{style}")
+            image_io.save_image(name + ".png", image)
+            sized = image_io.resize_exact(content_rgb, *image.shape[:2]).astype(np.float64)
+            losses = reference_losses(reference, image, content_rgb, style_rgb, judge)
+            numbers = grain.measure_result(image.astype(np.float64), sized)
+            record = {"variant": variant, "style": style, "flags": preset + extra, "levers": levers,
+                      "seconds": round(seconds, 1), "iterations": iterations, **numbers,
+                      **losses}  # fmt: skip
+            with open(name + ".json", "w") as file:
+                json.dump(record, file, indent=1)
+            print(json.dumps(record), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
