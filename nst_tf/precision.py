@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
-from nst_tf.config import PRECISIONS
+from nst_tf.choices import PRECISIONS
 
 TF32_COMPUTE_CAPABILITY = (8, 0)
 # The float16 backward pass of the VGG backbones grows the largest gradient magnitude by under

@@ -21,7 +21,9 @@ class IterationRecord:
     backbone's pixel space (VGG space for VGG and ResNet, see `preprocess`), given to the
     callback only (None in StylizeResult.history, to keep memory flat; with
     --optimizer=lbfgs_tf, None also inside a chunk, see `optim.tf_lbfgsb`); optimizer_state:
-    with lbfgs_tf, at a chunk's end, a function returning its LbfgsState (for checkpoints).
+    with lbfgs_tf, at a chunk's end, a function returning its LbfgsState (for checkpoints);
+    average: with --average_iterates on the host optimisers, a function returning a copy of
+    the iterate average's `optim.average.AverageState` (lbfgs_tf keeps it in its state).
     """
 
     iteration: int
@@ -31,6 +33,7 @@ class IterationRecord:
     gradient_norm: float
     image_vgg: np.ndarray | None = field(default=None, repr=False)
     optimizer_state: Callable | None = field(default=None, repr=False)
+    average: Callable | None = field(default=None, repr=False)
 
     @property
     def total_loss(self) -> float:
@@ -54,8 +57,9 @@ class StylizeResult:
     evaluating the start image, before the first iteration), the evaluation path and how
     --evaluation=auto chose it (`calibrate.Calibration.as_record`), the precision
     (`precision.effective_precision`) and the devices TensorFlow saw. optimizer_state:
-    lbfgs_tf's state at the end (to continue); tile_size: the block side the final scale was
-    evaluated in (0: the whole image)."""
+    lbfgs_tf's state at the end (to continue); average_state: a host optimiser's iterate
+    average at the end (--average_iterates; to continue); tile_size: the block side the final
+    scale was evaluated in (0: the whole image)."""
 
     image_rgb: np.ndarray
     image_vgg: np.ndarray
@@ -67,6 +71,7 @@ class StylizeResult:
     initial_losses: dict[str, float]
     history: list[IterationRecord]
     optimizer_state: object | None = None
+    average_state: object | None = None
     tile_size: int = 0
     setup_seconds: float = 0.0
     evaluation: str = ""
@@ -90,6 +95,7 @@ class Recorder:
         self.history: list[IterationRecord] = []
         self.clock = time.perf_counter()
         self.ready_at: float | None = None
+        self.average = None  # a host optimiser's `optim.average.IterateAverage`, if any
 
     def start_clock(self) -> None:
         """The set-up is over: the first iteration's seconds count from now."""
@@ -106,8 +112,11 @@ class Recorder:
             gradient_norm=info.gradient_norm if info else self.evaluator.last_gradient_norm,
             image_vgg=None if x is None else x.astype(np.float32),
             optimizer_state=info.state if info else None,
+            average=None if self.average is None else self.average.state,
         )
         self.clock = now
-        self.history.append(dataclasses.replace(record, image_vgg=None, optimizer_state=None))
+        self.history.append(
+            dataclasses.replace(record, image_vgg=None, optimizer_state=None, average=None)
+        )
         if self.callback is not None:
             self.callback(record)

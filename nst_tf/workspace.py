@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from nst_tf import devices, features
-from nst_tf.config import MIRROR_PIXELS, StyleConfig
+from nst_tf.choices import MIRROR_PIXELS
+from nst_tf.config import StyleConfig
 from nst_tf.evaluation.block_loss import BlockLossFunction
 from nst_tf.evaluation.lean_vgg import LeanVGGFeatures, is_plain_vgg
 from nst_tf.evaluation.loss_function import LossFunction
@@ -135,18 +136,20 @@ class Workspace:
         jit_compile: bool,
         chunk: int,
         history_dtype: str = "float64",
+        averaging: bool = False,
     ) -> DeviceLbfgsb:
         """The `optim.device_lbfgsb.DeviceLbfgsb` (variables and the chunk function, compiled
         by XLA with `jit_compile`, running up to `chunk` iterations a call) of this loss
         function, bounds (H, W, 3 arrays) and history (its length and dtype), built on first
         use: a later run of the same kind reuses it, and it starts afresh from that run's
-        image."""
+        image; `averaging`: it keeps an iterate average (--average_iterates)."""
         bounds = hashlib.sha1(lower.tobytes() + upper.tobytes()).hexdigest()
-        key = (id(loss_function), lower.shape, bounds, history, history_dtype, jit_compile, chunk)
+        key = (id(loss_function), lower.shape, bounds, history, history_dtype, jit_compile, chunk,
+               averaging)  # fmt: skip
         if key not in self._device_optimizers:
             self._device_optimizers[key] = DeviceLbfgsb(
                 _batch_of_one(loss_function), lower.shape, lower, upper, history, jit_compile,
-                chunk, loss_function.term_names, history_dtype,
+                chunk, loss_function.term_names, history_dtype, averaging,
             )  # fmt: skip
             self.optimizer_builds += 1
         return self._device_optimizers[key]

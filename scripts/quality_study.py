@@ -38,6 +38,7 @@ STYLES = ("starry_night", "the_scream", "shipwreck")
 # name -> flags after the preset; the levers of docs/quality.md
 VARIANTS = {
     "today": [],
+    "zero_padding": ["--padding=zero"],
     "tv10": ["--tv_weight=0.01"],
     "tv100": ["--tv_weight=0.1"],
     "content_start": ["--init=content"],
@@ -51,7 +52,6 @@ PROTOTYPES: dict[str, tuple[list[str], dict]] = {
     "noise1": ([], {"noise": 1.0}),
     "tv2_1": ([], {"tv2": 1.0}),
     "tv2_10": ([], {"tv2": 10.0}),
-    "reflect16": (["--evaluation=autodiff"], {"reflect": 16}),
     "ema90": ([], {"ema": 0.9}),
 }
 

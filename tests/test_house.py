@@ -16,17 +16,18 @@ PACKAGE = os.path.join(REPO, "nst_tf")
 # The data flow, first to last; a module may import its own layer and those before it.
 LAYERS = [
     # settings, files, pixels, devices, memory, the loss terms
-    {"settings", "config", "resources", "regions", "regions.masks", "regions.segmentation",
-     "regions.composite", "image_io", "preprocess", "colors", "devices", "precision",
-     "machine", "memory", "losses", "style_losses", "optim.common", "optim.setulb",
-     "optim.scipy_lbfgsb", "optim.adam", "optim.pair_history", "optim"},
+    {"settings", "choices", "config", "resources", "regions", "regions.masks",
+     "regions.segmentation", "regions.composite", "image_io", "preprocess", "colors", "devices",
+     "precision", "machine", "memory", "losses", "style_losses", "optim.common", "optim.setulb",
+     "optim.scipy_lbfgsb", "optim.adam", "optim.pair_history", "optim.average", "optim"},
     {"features", "evaluation.lean_vgg"},  # the feature networks
     {"evaluation", "evaluation.spec", "evaluation.targets", "evaluation.loss_function",
      "evaluation.evaluator", "evaluation.blocks", "evaluation.block_loss",
      "evaluation.block_targets", "evaluation.calibrate", "evaluation.auto",
      "evaluation.guides"},
-    {"optim.device_lbfgsb", "optim.tf_lbfgsb"},  # the in-graph optimiser runs the loss
-    {"results", "workspace", "inputs", "multiscale", "pipeline"},
+    # the in-graph optimiser runs the loss
+    {"optim.device_average", "optim.device_lbfgsb", "optim.tf_lbfgsb"},
+    {"results", "workspace", "inputs", "multiscale", "optimization", "pipeline"},
     {""},  # the package itself: the public API
     {"cli", "cli.run_config", "cli.flags", "cli.signals", "cli.startup", "cli.checkpoint",
      "cli.record", "cli.tensorboard", "cli.resume", "cli.reporter", "cli.finish", "cli.job",

@@ -3,9 +3,11 @@
 A checkpoint is `<output stem>.checkpoint.npz` holding `image_vgg` (H, W, 3) float32 in VGG
 space, the iteration and the evaluation count reached and, for --optimizer=lbfgs_tf, the
 optimiser's whole state (`optim.LbfgsState`: x and gradient in float64, the correction pairs in
-`--lbfgs_history_dtype`, 48 bytes per pixel per pair in float64), so a resumed run takes exactly
-the iterates of an uninterrupted one. SciPy's L-BFGS-B memory is not saved: a resumed lbfgs run
-rebuilds it over its first `lbfgs_history` iterations.
+`--lbfgs_history_dtype`, 48 bytes per pixel per pair in float64, and its iterate average), so a
+resumed run takes exactly the iterates of an uninterrupted one. SciPy's L-BFGS-B memory is not
+saved: a resumed lbfgs run rebuilds it over its first `lbfgs_history` iterations. With
+--average_iterates on lbfgs or adam, the iterate average (`average_total`, `average_weight`),
+which the resumed run continues.
 
 Writing one (hundreds of MB at large sizes with lbfgs_tf, then an fsync) would stall the
 optimisation, so `BackgroundWriter` writes it in a thread while the next iterations run; the
@@ -27,6 +29,7 @@ import numpy as np
 
 from nst_tf.cli.run_config import RUN_CONTROL_FIELDS
 from nst_tf.image_io import write_atomically
+from nst_tf.optim.average import AverageState
 from nst_tf.optim.common import LbfgsState
 
 _STATE_PREFIX = "lbfgs_"
@@ -34,12 +37,14 @@ _STATE_PREFIX = "lbfgs_"
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """image_vgg: (H, W, 3) float32, VGG space; counts reached when it was written."""
+    """image_vgg: (H, W, 3) float32, VGG space; counts reached when it was written; lbfgs_tf's
+    state, or a host optimiser's iterate average."""
 
     image_vgg: np.ndarray
     iteration: int
     evaluations: int
     optimizer_state: LbfgsState | None = None
+    average: AverageState | None = None
 
 
 def checkpoint_path(output_path: str) -> str:
@@ -60,7 +65,11 @@ def save_checkpoint(path: str, checkpoint: Checkpoint) -> None:
     state = checkpoint.optimizer_state
     for name, value in ({} if state is None else vars(state)).items():
         rows = name in ("s", "y")
-        arrays[_STATE_PREFIX + name] = tuple(value) if rows else value
+        if value is not None:
+            arrays[_STATE_PREFIX + name] = tuple(value) if rows else value
+    if checkpoint.average is not None:
+        arrays["average_total"] = checkpoint.average.total
+        arrays["average_weight"] = np.asarray(checkpoint.average.weight)
     write_atomically(path, lambda handle: _write_npz(handle, arrays))
 
 
@@ -95,6 +104,7 @@ def load_checkpoint(path: str) -> Checkpoint:
                 iteration=int(data["iteration"]),
                 evaluations=int(data["evaluations"]),
                 optimizer_state=_state_from(data),
+                average=_average_from(data),
             )
     except FileNotFoundError:
         raise ValueError(f"--resume: no checkpoint {path} (nothing to resume)") from None
@@ -105,11 +115,18 @@ def load_checkpoint(path: str) -> Checkpoint:
 def _state_from(data) -> LbfgsState | None:
     if _STATE_PREFIX + "x" not in data:
         return None
-    values = {f.name: data[_STATE_PREFIX + f.name] for f in dataclasses.fields(LbfgsState)}
+    values = {f.name: data[_STATE_PREFIX + f.name] for f in dataclasses.fields(LbfgsState)
+              if _STATE_PREFIX + f.name in data}  # fmt: skip
     return LbfgsState(
         **{name: np.asarray(value) for name, value in values.items() if np.ndim(value)},
         **{name: value.item() for name, value in values.items() if not np.ndim(value)},
     )
+
+
+def _average_from(data) -> AverageState | None:
+    if "average_total" not in data:
+        return None
+    return AverageState(np.asarray(data["average_total"]), float(data["average_weight"]))
 
 
 def load_record(path: str) -> dict:

@@ -38,7 +38,7 @@ def finish_run(reporter: ProgressReporter, result: StylizeResult) -> JobOutcome:
     status = "non-finite" if not result.finite else status
     if status != "finished":
         reporter.checkpoint(result.image_vgg, iteration, evaluations, result.optimizer_state,
-                            status=status, wait=True)  # fmt: skip
+                            status=status, wait=True, average=result.average_state)  # fmt: skip
     document = reporter.record.document(status, iteration, evaluations, ran=_what_ran(result),
                                         **_outcome_fields(reporter, result))  # fmt: skip
     reporter.record.write(document)

@@ -138,6 +138,7 @@ def stylize_files(
     result = stylize(content, styles, remaining_config(config, start), reporter,
                      init_rgb=_start_image(init, start), workspace=workspace,
                      optimizer_state=start and start.optimizer_state,
+                     average_state=start and start.average_state,
                      device_chunk=default_chunk(run.log_every, run.save_every,
                                                 run.checkpoint_every),
                      regions=regions)  # fmt: skip

@@ -20,6 +20,7 @@ from nst_tf.cli.run_config import RunConfig
 from nst_tf.config import StyleConfig
 from nst_tf.image_io import save_image
 from nst_tf.multiscale import scale_iterations, scale_sizes
+from nst_tf.optim.average import AverageState
 from nst_tf.optim.common import LbfgsState
 from nst_tf.preprocess import space_for
 from nst_tf.results import IterationRecord
@@ -81,17 +82,20 @@ class ProgressReporter:
                 self.tensorboard.write_image(iteration, image_rgb)
         if self.run.checkpoint_every and iteration % self.run.checkpoint_every == 0:
             state = progress.optimizer_state() if progress.optimizer_state else None
-            self.checkpoint(progress.image_vgg, iteration, progress.evaluations, state)
+            average = progress.average() if progress.average else None
+            self.checkpoint(progress.image_vgg, iteration, progress.evaluations, state,
+                            average=average)  # fmt: skip
 
     def checkpoint(self, image_vgg: np.ndarray, iteration: int, evaluations: int,
-                   state: LbfgsState | None = None,
-                   status: str = "running", wait: bool = False) -> None:  # fmt: skip
+                   state: LbfgsState | None = None, status: str = "running",
+                   wait: bool = False, average: AverageState | None = None) -> None:  # fmt: skip
         """Write the record (status, counts, history so far), then the checkpoint, in the
         background (or now, with `wait`). The record goes first: a crash between the two
         leaves a record ahead of the checkpoint, and --resume cuts its history back."""
         started = time.perf_counter()
         document = self.record.document(status, iteration, evaluations)
-        state_copy = checkpoint.Checkpoint(image_vgg.copy(), iteration, evaluations, state)
+        state_copy = checkpoint.Checkpoint(image_vgg.copy(), iteration, evaluations, state,
+                                           average)  # fmt: skip
 
         def write():
             self.record.write(document)

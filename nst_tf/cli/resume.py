@@ -8,6 +8,7 @@ import numpy as np
 
 from nst_tf.cli import checkpoint
 from nst_tf.config import StyleConfig
+from nst_tf.optim.average import AverageState
 from nst_tf.optim.common import LbfgsState
 from nst_tf.preprocess import space_for
 
@@ -15,13 +16,14 @@ from nst_tf.preprocess import space_for
 @dataclass(frozen=True)
 class ResumePoint:
     """An interrupted run's image (RGB float32, unrounded), counts, history (record dicts)
-    and, for lbfgs_tf, optimiser state."""
+    and, for lbfgs_tf, optimiser state, or a host optimiser's iterate average."""
 
     image_rgb: np.ndarray
     iteration: int
     evaluations: int
     history: list[dict]
     optimizer_state: LbfgsState | None
+    average_state: AverageState | None = None
 
 
 def resume_point(
@@ -49,9 +51,8 @@ def resume_point(
         raise ValueError(f"--resume: {record_path} already reached its iterations")
     image_rgb = space_for(config.backbone).to_rgb_float(state.image_vgg)
     history = recorded.get("history", [])[: state.iteration]
-    return ResumePoint(
-        image_rgb, state.iteration, state.evaluations, history, state.optimizer_state
-    )
+    return ResumePoint(image_rgb, state.iteration, state.evaluations, history,
+                       state.optimizer_state, state.average)  # fmt: skip
 
 
 def remaining_config(config: StyleConfig, point: ResumePoint | None) -> StyleConfig:

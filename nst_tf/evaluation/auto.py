@@ -15,7 +15,8 @@ from collections.abc import Callable
 import numpy as np
 
 from nst_tf import devices, image_io
-from nst_tf.config import LEAN_BACKBONES, StyleConfig
+from nst_tf.choices import LEAN_BACKBONES
+from nst_tf.config import StyleConfig
 from nst_tf.evaluation import calibrate
 from nst_tf.evaluation.calibrate import Calibration
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nst_tf.optim.average import IterateAverage
 from nst_tf.optim.common import (
     NonFinite,
     OptimizeResult,
@@ -27,10 +28,11 @@ def minimize_adam(
     iterations: int,
     learning_rate: float,
     on_iteration: Callable[[int, int, np.ndarray], None] | None = None,
+    average: IterateAverage | None = None,
 ) -> OptimizeResult:
     """Adam (Kingma & Ba; beta1 0.9, beta2 0.999) projected onto lower <= x <= upper after
-    every step; `learning_rate` in units of x. Same callback, stops and result as L-BFGS; a
-    loss above EXPLOSION_FACTOR times the starting loss also stops the run."""
+    every step; `learning_rate` in units of x. Same callback, stops, averaging and result as
+    L-BFGS; a loss above EXPLOSION_FACTOR times the starting loss also stops the run."""
     shape = x0.shape
     tracker = Tracker(function)
     x = np.clip(x0.ravel().astype(np.float64), lower.ravel(), upper.ravel())
@@ -49,11 +51,13 @@ def minimize_adam(
             )
             x = np.clip(x - learning_rate * update, lower.ravel(), upper.ravel())
             tracker.iterations = step
+            if average is not None:
+                average.update(x)
             if on_iteration is not None:
                 on_iteration(step, tracker.evaluations, x.reshape(shape))
     except StopRequested as stop:
         reason = str(stop) or "stopped by the callback"
-        return result_of(tracker, shape, reason, True, interrupted_by(stop))
+        return result_of(tracker, shape, reason, True, interrupted_by(stop), average)
     except NonFinite as error:
         reason, finite = str(error), False
-    return result_of(tracker, shape, reason, finite)
+    return result_of(tracker, shape, reason, finite, average=average)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nst_tf.optim.average import IterateAverage
+
 # Stop when the largest projected-gradient entry falls below this fraction of the starting mean
 # absolute gradient (gradients reach SciPy scaled so that mean is 1: see Tracker).
 PROJECTED_GRADIENT_TOLERANCE = 1e-8
@@ -23,7 +25,8 @@ class LbfgsState:
     in a device snapshot tensors: x and gradient float64; s and y `history` rows of n values,
     float64 or float32 (`--lbfgs_history_dtype`), a tuple of rows (the optimiser's, one buffer
     each) or an (history, n) array (a loaded checkpoint's), with `stored` valid rows ending
-    before row `head`). Loss and gradient are scaled by `scale`."""
+    before row `head`). Loss and gradient are scaled by `scale`. With --average_iterates, the
+    iterate average's float32 total and weight (`average.IterateAverage`; None and 0 without)."""
 
     x: np.ndarray
     loss: float
@@ -34,6 +37,8 @@ class LbfgsState:
     stored: int
     head: int
     scale: float
+    average: np.ndarray | None = None
+    average_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -139,14 +144,22 @@ class NonFinite(Exception):
 
 
 def result_of(
-    tracker: Tracker, shape: tuple, reason: str, finite: bool, interrupted: bool = False
+    tracker: Tracker,
+    shape: tuple,
+    reason: str,
+    finite: bool,
+    interrupted: bool = False,
+    average: IterateAverage | None = None,
 ) -> OptimizeResult:
-    """The OptimizeResult of a host optimiser's run: the tracker's best point (as float64,
-    reshaped to `shape`) and counts. FloatingPointError if no evaluation was finite."""
+    """The OptimizeResult of a host optimiser's run: the tracker's best point, or the value of
+    `average` (an `average.IterateAverage`) once it counted an iterate, as float64 reshaped to
+    `shape`, and counts. FloatingPointError if no evaluation was finite."""
     if tracker.best_x is None:
         raise FloatingPointError("the loss was not finite at the starting point")
+    averaged = None if average is None else average.value()
+    x = tracker.best_x if averaged is None else averaged
     return OptimizeResult(
-        x=tracker.best_x.astype(np.float64).reshape(shape),
+        x=x.astype(np.float64).reshape(shape),
         loss=tracker.best_loss,
         iterations=tracker.iterations,
         evaluations=tracker.evaluations,

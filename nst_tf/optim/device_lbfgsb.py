@@ -29,6 +29,7 @@ from nst_tf.optim.common import (
     RELATIVE_REDUCTION_TOLERANCE,
     LbfgsState,
 )
+from nst_tf.optim.device_average import DeviceAverage
 from nst_tf.optim.pair_history import PairHistory
 
 ARMIJO = 1e-4
@@ -56,11 +57,13 @@ class DeviceLbfgsb:
     trace of `function` finds them). `history_dtype`: "float64", or "float32" to store the pairs
     s and y at half the memory (rounded when stored; rho and the curvature test use the rounded
     pairs, so the inverse Hessian stays positive definite; the arithmetic stays float64).
+    `averaging`: keep the exponential average of the accepted iterates (`decay`, set per run),
+    one more float32 vector of n values.
     """
 
     def __init__(self, function, shape, lower, upper, history: int, jit_compile: bool = False,
                  chunk: int = 10, term_names: tuple[str, ...] | None = None,
-                 history_dtype: str = "float64"):  # fmt: skip
+                 history_dtype: str = "float64", averaging: bool = False):  # fmt: skip
         self.function, self.shape, self.history = function, tuple(shape), history
         self.chunk, self.jit_compile = chunk, jit_compile
         self.history_dtype = history_dtype
@@ -72,6 +75,7 @@ class DeviceLbfgsb:
         self.loss = tf.Variable(0.0, dtype=tf.float64)
         self.scale = tf.Variable(1.0, dtype=tf.float64)
         self.stored, self.head = tf.Variable(0), tf.Variable(0)
+        self.average = DeviceAverage(size, averaging)
         self.term_names = list(term_names or self._traced_term_names(size))
         scalar = tf.TensorSpec([], tf.int32)
         self.start = tf.function(self._start, input_signature=[], jit_compile=jit_compile)
@@ -95,7 +99,7 @@ class DeviceLbfgsb:
         """The state as numpy arrays: host copies of a GPU's `snapshot`, read-only views of a
         CPU's (a numpy copy beside it held 1.2 GB more at 2048 px with float32 pairs)."""
         snapshot = vars(self.snapshot())
-        arrays = {name: np.asarray(snapshot[name]) for name in ("x", "gradient", "rho")}
+        arrays = {name: np.asarray(snapshot[name]) for name in ("x", "gradient", "rho", "average")}
         rows = {name: tuple(map(np.asarray, snapshot[name])) for name in ("s", "y")}
         return LbfgsState(**(snapshot | arrays | rows))
 
@@ -108,16 +112,19 @@ class DeviceLbfgsb:
         return LbfgsState(
             x=tf.identity(self.x), loss=float(self.loss.numpy()), gradient=tf.identity(self.g),
             **self.pairs.snapshot(), stored=int(self.stored.numpy()), head=int(self.head.numpy()),
-            scale=float(self.scale.numpy()),
+            scale=float(self.scale.numpy()), average=tf.identity(self.average.total),
+            average_weight=float(self.average.weight.numpy()),
         )  # fmt: skip
 
     def load(self, state: LbfgsState) -> None:
-        """Continue from a host copy (same size and history, else ValueError)."""
+        """Continue from a host copy (same size and history, else ValueError); a state without
+        an average starts the average afresh."""
         self.pairs.load(state.s, state.y, state.rho)
         for variable, value in ((self.x, state.x), (self.loss, state.loss),
                                 (self.g, state.gradient), (self.stored, state.stored),
                                 (self.head, state.head), (self.scale, state.scale)):  # fmt: skip
             variable.assign(np.asarray(value, variable.dtype.as_numpy_dtype))
+        self.average.load(state.average, state.average_weight)
 
     def place(self, x0: np.ndarray) -> None:
         """Put the start point (float64, any shape of `shape`'s size) on the device; `start()`
@@ -154,6 +161,7 @@ class DeviceLbfgsb:
         self.g.assign(scale * gradient)
         self.stored.assign(0)
         self.head.assign(0)
+        self.average.weight.assign(0.0)
         finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(gradient))
         return terms, tf.norm(gradient), finite
 
@@ -257,6 +265,8 @@ class DeviceLbfgsb:
         self.x.assign(new_x)
         self.g.assign(new_g)
         self.loss.assign(new_f)
+        if self.average.enabled:
+            self.average.update(new_x)
         relative = (f - new_f) / tf.maximum(tf.maximum(tf.abs(f), tf.abs(new_f)), 1.0)
         if status == RUNNING and relative <= RELATIVE_REDUCTION_TOLERANCE * _EPSILON:
             status = tf.constant(REDUCTION)

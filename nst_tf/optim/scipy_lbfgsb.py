@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nst_tf.optim.average import IterateAverage
 from nst_tf.optim.common import (
     PROJECTED_GRADIENT_TOLERANCE,
     RELATIVE_REDUCTION_TOLERANCE,
@@ -33,18 +34,22 @@ def minimize_lbfgs(
     max_evaluations: int,
     history: int,
     on_iteration: Callable[[int, int, np.ndarray], None] | None = None,
+    average: IterateAverage | None = None,
 ) -> OptimizeResult:
     """Minimise `function` (flat float64 x -> (loss, gradient)) in the box lower <= x <= upper.
 
     One L-BFGS-B run for the whole image, so its curvature memory (`history` pairs) is
     never thrown away. `on_iteration(iteration, evaluations, x)` runs after every iteration and
-    may raise StopRequested. A non-finite loss ends the run with the best finite point.
+    may raise StopRequested. A non-finite loss ends the run with the best finite point. With
+    `average`, every accepted iterate is counted in it and its value is the result's x.
     """
     shape = x0.shape
     tracker = Tracker(function)
 
     def callback(iteration: int, evaluations: int, x: np.ndarray) -> None:
         tracker.iterations = iteration
+        if average is not None:
+            average.update(x)
         if on_iteration is not None:
             on_iteration(iteration, evaluations, x.reshape(shape))
 
@@ -65,7 +70,7 @@ def minimize_lbfgs(
         reason = end.reason
     except StopRequested as stop:
         reason = str(stop) or "stopped by the callback"
-        return result_of(tracker, shape, reason, True, interrupted_by(stop))
+        return result_of(tracker, shape, reason, True, interrupted_by(stop), average)
     except NonFinite as error:
         reason, finite = str(error), False
-    return result_of(tracker, shape, reason, finite)
+    return result_of(tracker, shape, reason, finite, average=average)

@@ -64,40 +64,41 @@ def minimize_lbfgs_tf(
     jit_compile: bool = False,
     on_ready: Callable[[], None] | None = None,
     history_dtype: str = "float64",
+    average_decay: float = 0.0,
 ) -> OptimizeResult:
     """Minimise `function` (see DeviceLbfgsb) in the box lower <= x <= upper on the device.
 
     First the set-up: tracing and compiling the start and chunk functions (once per
     DeviceLbfgsb) and the start evaluation, timed as the result's `setup_seconds`; then
-    `on_ready()`. Then `chunk`
-    iterations per device call; after each call, `on_iteration(iteration, evaluations, x,
-    info)` runs for every iteration of the chunk, with x (float64, x0's shape) only for the
-    chunk's last (None before it) and `info` an IterationInfo. A StopRequested from it, or from
-    a signal handler, ends the run at the chunk's end (the chunk's remaining iterations are
-    still reported; SIGINT and SIGTERM are held back while a chunk runs).
+    `on_ready()`. Then `chunk` iterations per device call; after each call, `on_iteration(
+    iteration, evaluations, x, info)` runs for every iteration of the chunk, with x (float64,
+    x0's shape) only for the chunk's last (None before it) and `info` an IterationInfo. A
+    StopRequested from it, or from a signal handler, ends the run at the chunk's end (the
+    chunk's remaining iterations are still reported; SIGINT and SIGTERM are held back while a
+    chunk runs).
     `state` (an earlier run's LbfgsState) continues that run exactly; x0 is then ignored.
-    `optimizer`: a DeviceLbfgsb built for this function, shape, bounds and history by an
-    earlier run (with a `chunk` at least this one), to reuse its variables and compiled chunk
-    (everything it holds is overwritten at the start); else a new one is built, its chunks
-    compiled by XLA with `jit_compile`, its correction pairs stored in `history_dtype`. The
-    result's `x` is the last accepted iterate (the lowest loss: steps never raise it) and
-    `state` its LbfgsState.
+    `optimizer`: a DeviceLbfgsb built for this function, shape, bounds, history and averaging
+    by an earlier run (a `chunk` at least this one), to reuse its variables and compiled chunk
+    (all overwritten at the start); else a new one, compiled by XLA with `jit_compile`, pairs
+    stored in `history_dtype`. The result's `x` is the last accepted iterate (the lowest loss:
+    steps never raise it), or with `average_decay` > 0 the iterates' exponential average (kept
+    on the device and in the state: `device_average`), and `state` its LbfgsState.
     """
     if optimizer is None:
         optimizer = DeviceLbfgsb(function, x0.shape, lower, upper, history, jit_compile, chunk,
-                                 history_dtype=history_dtype)  # fmt: skip
-    _check_built_for(optimizer, x0.shape, history, history_dtype, chunk)
+                                 None, history_dtype, average_decay > 0)  # fmt: skip
+    _check_built_for(optimizer, x0.shape, history, history_dtype, chunk, average_decay > 0)
+    optimizer.average.decay.assign(average_decay)
     started = time.perf_counter()
     first_info = _begin(optimizer, x0, state, max_evaluations)
     setup_seconds = time.perf_counter() - started
-    if on_ready is not None:
-        on_ready()
+    (on_ready or (lambda: None))()
     done, evaluations, status, stop = _run_chunks(
         optimizer, iterations, max_evaluations, chunk, on_iteration, int(first_info is not None)
     )
     reason = (str(stop) or "stopped by the callback") if stop is not None else REASONS[status]
     return OptimizeResult(
-        x=optimizer.x.numpy().reshape(x0.shape),
+        x=_result_x(optimizer).reshape(x0.shape),
         loss=float(optimizer.loss.numpy() / optimizer.scale.numpy()),
         iterations=done,
         evaluations=evaluations,
@@ -110,13 +111,21 @@ def minimize_lbfgs_tf(
     )
 
 
-def _check_built_for(optimizer: DeviceLbfgsb, shape, history, history_dtype, chunk) -> None:
-    """ValueError unless `optimizer` serves this shape and history, and chunks this long."""
-    built = (optimizer.shape, optimizer.history, optimizer.history_dtype)
-    if built != (tuple(shape), history, history_dtype) or optimizer.chunk < chunk:
-        raise ValueError(
-            "the DeviceLbfgsb given was built for another shape, history, history dtype or chunk"
-        )
+def _result_x(optimizer: DeviceLbfgsb) -> np.ndarray:
+    """The iterate average, when the optimiser keeps one and counted an iterate, else the last
+    accepted iterate (flat float64)."""
+    averaged = optimizer.average.value()
+    return optimizer.x.numpy() if averaged is None else averaged
+
+
+def _check_built_for(optimizer: DeviceLbfgsb, shape, history, history_dtype, chunk,
+                     averaging: bool) -> None:  # fmt: skip
+    """ValueError unless `optimizer` serves this shape, history and averaging, and chunks this
+    long."""
+    built = (optimizer.shape, optimizer.history, optimizer.history_dtype, optimizer.average.enabled)
+    if built != (tuple(shape), history, history_dtype, averaging) or optimizer.chunk < chunk:
+        raise ValueError("the DeviceLbfgsb given was built for another shape, history, history "
+                         "dtype, averaging or chunk")  # fmt: skip
 
 
 def _begin(optimizer: DeviceLbfgsb, x0, state, max_evaluations: int) -> IterationInfo | None:
