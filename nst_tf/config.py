@@ -149,6 +149,7 @@ class StyleConfig:
         (), "Style loss weight per mask (or segmentation colour); empty means 1 each."
     )
     init: str = setting("content", "Start image: content, noise, style or an image path.")
+    init_noise: float = setting(1.0, "Noise start: std around the content's mean colour, levels.")
     seed: int = setting(0, "Seed for noise init and random weights.")
 
     @property
@@ -241,7 +242,8 @@ class StyleConfig:
         average_ok = 0.0 <= self.average_iterates < 1.0
         require(average_ok, "average_iterates", "must be 0 (off) or a decay in (0, 1)")
         require(self.tile_size >= 0, "tile_size", "must be zero or positive")
-        for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number")):
+        for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number"),
+                           ("init_noise", "finite number")):  # fmt: skip
             ok = math.isfinite(getattr(self, name)) and getattr(self, name) >= 0
             require(ok, name, f"must be zero or a positive {unit}")
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):

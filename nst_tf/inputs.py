@@ -113,7 +113,9 @@ def initial_image(
 
     `init_rgb` (uint8, or float at the content's size, as a resumed run passes) wins if given;
     else by `config.init`: content; style (stretched to the content's size); noise (the
-    content's mean colour plus Gaussian noise of std 32 levels, seeded by `config.seed`).
+    content's mean colour plus Gaussian noise of std `config.init_noise` levels, seeded by
+    `config.seed`: nearly flat by default, as the optimiser adds the texture the style wants,
+    where a start of std 32 left a fine grain it never cleared (docs/quality.md)).
     """
     height, width = content_rgb.shape[:2]
     if init_rgb is not None:
@@ -125,6 +127,6 @@ def initial_image(
     if config.init == "noise":
         rng = np.random.default_rng(config.seed)
         mean = content_rgb.reshape(-1, 3).mean(axis=0)
-        noise = rng.normal(0.0, 32.0, (height, width, 3))
+        noise = rng.normal(0.0, config.init_noise, (height, width, 3))
         return np.clip(mean + noise, 0, 255).astype(np.float32)
     raise ValueError(f"--init={config.init} is a path: pass its pixels as init_rgb")

@@ -45,13 +45,26 @@ VARIANTS = {
     "avg_pool": ["--pooling=avg"],
     "iter400": ["--iterations=400"],
     "one_scale": ["--scales=1"],
-    "no_block1": ["--style_layer_weights=0,1,1,1,1"],
+    "no_block1": ["--style_layer_weights=0.001,1,1,1,1"],
 }
 # name -> (flags, {lever: value}): levers that are not flags yet, patched in for the study
 PROTOTYPES: dict[str, tuple[list[str], dict]] = {
     "noise1": ([], {"noise": 1.0}),
     "tv2_1": ([], {"tv2": 1.0}),
     "tv2_10": ([], {"tv2": 10.0}),
+    "tv1_0.1": ([], {"tv1": 0.1}),
+    "tv1_0.3": ([], {"tv1": 0.3}),
+    "tv1_1": ([], {"tv1": 1.0}),
+    "noise1_tv1_0.3": ([], {"noise": 1.0, "tv1": 0.3}),
+    "noise1_tv1_1": ([], {"noise": 1.0, "tv1": 1.0}),
+    "noise1_tv10": (["--tv_weight=0.01"], {"noise": 1.0}),
+    "noise1_c4": (["--content_layers=block4_conv2"], {"noise": 1.0}),
+    "noise1_c4_w3": (["--content_layers=block4_conv2", "--content_weight=3"], {"noise": 1.0}),
+    "noise1_c4_w10": (["--content_layers=block4_conv2", "--content_weight=10"], {"noise": 1.0}),
+    "noise1_c4_w10_tv10": (
+        ["--content_layers=block4_conv2", "--content_weight=10", "--tv_weight=0.01"],
+        {"noise": 1.0},
+    ),  # fmt: skip
     "ema90": ([], {"ema": 0.9}),
 }
 
@@ -99,6 +112,18 @@ class Patched:
                 return weight / 1e-3 * squares / pixels  # --tv_weight stays 1e-3
 
             self._patch(losses, "total_variation_loss", squared_tv)
+        if "tv1" in levers:
+            weight = levers["tv1"]
+
+            def absolute_tv(image):
+                image = image[None] if image.shape.rank == 3 else image
+                corner = image[:, :-1, :-1, :]
+                down = image[:, 1:, :-1, :] - corner
+                right = image[:, :-1, 1:, :] - corner
+                magnitude = tf.sqrt(tf.square(down) + tf.square(right) + 1.0) - 1.0
+                return weight / 1e-3 * tf.reduce_mean(magnitude)  # --tv_weight stays 1e-3
+
+            self._patch(losses, "total_variation_loss", absolute_tv)
         if "reflect" in levers:
             self._patch(workspace, "build_feature_model",
                         _reflected(workspace.build_feature_model, levers["reflect"]))  # fmt: skip
@@ -189,6 +214,8 @@ def main() -> int:
     reference = config_of(preset).replace(scales=1, scale_split=(), evaluation="autodiff")
     content_rgb = image_io.load_image(sample_image("tubingen.jpg"))
     judge = Workspace()
+    for variant in args.variants.split(","):  # every variant checked before the first run
+        config_of(preset + PROTOTYPES.get(variant, (VARIANTS.get(variant), {}))[0])
     for variant in args.variants.split(","):
         extra, levers = PROTOTYPES.get(variant, (VARIANTS.get(variant), {}))
         config = config_of(preset + extra)

@@ -59,7 +59,13 @@ def test_initial_images():
     assert initial_image(StyleConfig(init="style"), content, style).shape == (40, 50, 3)
     noise = initial_image(StyleConfig(init="noise", seed=4), content, style)
     again = initial_image(StyleConfig(init="noise", seed=4), content, style)
-    assert np.array_equal(noise, again) and noise.std() > 10
+    assert np.array_equal(noise, again)
+    # the content's mean colour, each channel's spread the --init_noise std (1 level by default)
+    mean = content.reshape(-1, 3).mean(axis=0)
+    np.testing.assert_allclose(noise.reshape(-1, 3).mean(axis=0), mean, atol=0.2)
+    np.testing.assert_allclose(noise.reshape(-1, 3).std(axis=0), 1.0, rtol=0.1)
+    wide = initial_image(StyleConfig(init="noise", seed=4, init_noise=32.0), content, style)
+    assert 25 < wide.reshape(-1, 3).std(axis=0).min() < 35  # clipped at 0 and 255 a little
     init = gradient_image(10, 10, seed=2)
     assert initial_image(StyleConfig(init="x.png"), content, style, init).shape == (40, 50, 3)
 
