@@ -65,8 +65,19 @@ class StyleConfig:
         "(recolour the style to the content's colour statistics first).",
     )
     content_weight: float = setting(1.0, "Weight of the content loss.")
+    content_highpass: int = setting(
+        0,
+        "Content loss on the features less their mean over this "
+        "many features a side (0: off): flat areas take the style's "
+        "colours, edges stay.",
+    )
     style_weight: float = setting(0.03, "Weight of the style loss.")
     tv_weight: float = setting(1e-3, "Weight of the total-variation loss (0 disables it).")
+    tv_beta: float = setting(
+        2.5,
+        "Its beta: mean of (dx^2 + dy^2)^(beta/2); 1: each edge costs "
+        "its height (no grain in flat areas: configs/offline.cfg).",
+    )
     max_size: int = setting(512, "Long side of the output in pixels.")
     scales: int = setting(
         1,
@@ -242,12 +253,14 @@ class StyleConfig:
         average_ok = 0.0 <= self.average_iterates < 1.0
         require(average_ok, "average_iterates", "must be 0 (off) or a decay in (0, 1)")
         require(self.tile_size >= 0, "tile_size", "must be zero or positive")
+        require(self.content_highpass >= 0, "content_highpass", "must be zero or positive")
         for name, unit in (("memory_limit", "number of GiB"), ("tv_weight", "finite number"),
                            ("init_noise", "finite number")):  # fmt: skip
             ok = math.isfinite(getattr(self, name)) and getattr(self, name) >= 0
             require(ok, name, f"must be zero or a positive {unit}")
         for name in ("content_weight", "style_weight", "style_scale", "learning_rate"):
             require(positive(getattr(self, name)), name, "must be a positive finite number")
+        require(1.0 <= self.tv_beta <= 4.0, "tv_beta", "must lie between 1 and 4")
         factor_ok = math.isfinite(self.scale_factor) and self.scale_factor > 1
         require(factor_ok, "scale_factor", "must be a finite number above 1")
         require(self.iterations >= self.scales, "iterations", "must be at least --scales")

@@ -57,19 +57,41 @@ def style_layer_loss(
     return loss_and_gradient(features)
 
 
-def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
-    """sum (F - P)^2 / (2 N M): the paper's half squared error divided by the element count."""
-    return 0.5 * tf.reduce_mean(tf.square(features - target))
+def content_loss(features: tf.Tensor, target: tf.Tensor, window: int = 0) -> tf.Tensor:
+    """sum (F - P)^2 / (2 N M): the paper's half squared error divided by the element count.
+
+    With `window` k > 0, D = F - P less its mean over the k x k positions around each position
+    (TensorFlow's SAME average pooling: at the borders, over the positions inside), so a
+    difference that is constant over k positions costs nothing: a flat area may take the
+    style's colours as long as its structure (edges, texture) stays the photo's.
+    """
+    return 0.5 * tf.reduce_mean(tf.square(highpassed(features - target, window)))
 
 
-def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
-    """Mean over i < H-1, j < W-1 and channels of ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25.
+def highpassed(difference: tf.Tensor, window: int) -> tf.Tensor:
+    """(1, H, W, C) or (H, W, C) `difference` less its mean over the `window` x `window`
+    positions around each (SAME average pooling), as (1, H, W, C); itself without a window."""
+    if not window:
+        return difference
+    batched = difference if difference.shape.rank == 4 else difference[None]
+    return batched - tf.nn.avg_pool2d(batched, window, 1, "SAME")
 
-    Units: pixel values of `image` (VGG space: 0-255 scale), so the loss has units^2.5.
+
+def total_variation_loss(image: tf.Tensor, beta: float = 2.5) -> tf.Tensor:
+    """Mahendran & Vedaldi's TV^beta as a mean: over i < H-1, j < W-1 and channels of
+    m^beta - e^beta, m = sqrt((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2 + e^2).
+
+    e = 0 for beta >= 2; below 2 the magnitude is smoothed by e = 1 level (so the gradient stays
+    finite where the picture is flat). beta 2.5 (the default) costs a step of height d as
+    d^2.5, so it spares many small steps (a fine grain) against a few large ones (strokes);
+    beta 1 costs each step its height. Units: pixel values of `image` (VGG space: 0-255 scale)
+    to the power beta; a mean, so the weight means the same at every image size.
     """
     image = tf.convert_to_tensor(image)
     image = image[None] if image.shape.rank == 3 else image
     corner = image[:, :-1, :-1, :]
     down = image[:, 1:, :-1, :] - corner
     right = image[:, :-1, 1:, :] - corner
-    return tf.reduce_mean(tf.pow(tf.square(down) + tf.square(right), 1.25))
+    smoothing = 0.0 if beta >= 2.0 else 1.0
+    squares = tf.square(down) + tf.square(right) + smoothing
+    return tf.reduce_mean(tf.pow(squares, beta / 2.0)) - smoothing

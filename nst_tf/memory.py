@@ -88,14 +88,13 @@ def activation_bytes(config: StyleConfig, height: int, width: int) -> int:
 
 def block_geometry(config: StyleConfig) -> tuple[int, int]:
     """(margin, stride) of the block-wise evaluation for this VGG config, in pixels (as
-    `evaluation.blocks.geometry` finds them in the model)."""
-    reach, stride = 0, 1
+    `evaluation.blocks.geometry` finds them in the model, content window's halo included)."""
+    reach = needed = 0
+    stride, halo = 1, config.content_highpass // 2 + 1 if config.content_highpass else 0
     for name, _ in layer_sizes(config.backbone, 1, 1)[: _deepest(config) + 1]:
-        if name.endswith("pool"):
-            stride *= 2
-        else:
-            reach += stride
-    return math.ceil(reach / stride) * stride, stride
+        stride, reach = (2 * stride, reach) if name.endswith("pool") else (stride, reach + stride)
+        needed = max(needed, reach + halo * stride * (name in config.effective_content_layers))
+    return math.ceil(needed / stride) * stride, stride
 
 
 def base_bytes(evaluation: str = "lean") -> int:

@@ -58,6 +58,13 @@ PROTOTYPES: dict[str, tuple[list[str], dict]] = {
     "noise1_tv1_0.3": ([], {"noise": 1.0, "tv1": 0.3}),
     "noise1_tv1_1": ([], {"noise": 1.0, "tv1": 1.0}),
     "noise1_tv10": (["--tv_weight=0.01"], {"noise": 1.0}),
+    "noise1_tv1_3": ([], {"noise": 1.0, "tv1": 3.0}),
+    "noise1_tv1_10": ([], {"noise": 1.0, "tv1": 10.0}),
+    "noise1_hp8": ([], {"noise": 1.0, "highpass": 8}),
+    "noise1_hp8_tv1_1": ([], {"noise": 1.0, "highpass": 8, "tv1": 1.0}),
+    "noise1_hp8_tv1_3": ([], {"noise": 1.0, "highpass": 8, "tv1": 3.0}),
+    "noise1_hp4_tv1_1": ([], {"noise": 1.0, "highpass": 4, "tv1": 1.0}),
+    "noise1_hp16_tv1_1": ([], {"noise": 1.0, "highpass": 16, "tv1": 1.0}),
     "noise1_c4": (["--content_layers=block4_conv2"], {"noise": 1.0}),
     "noise1_c4_w3": (["--content_layers=block4_conv2", "--content_weight=3"], {"noise": 1.0}),
     "noise1_c4_w10": (["--content_layers=block4_conv2", "--content_weight=10"], {"noise": 1.0}),
@@ -124,6 +131,15 @@ class Patched:
                 return weight / 1e-3 * tf.reduce_mean(magnitude)  # --tv_weight stays 1e-3
 
             self._patch(losses, "total_variation_loss", absolute_tv)
+        if "highpass" in levers:
+            window = levers["highpass"]
+
+            def highpass_content(features, target):
+                difference = features - target
+                local = tf.nn.avg_pool2d(difference, window, 1, "SAME")
+                return 0.5 * tf.reduce_mean(tf.square(difference - local))
+
+            self._patch(losses, "content_loss", highpass_content)
         if "reflect" in levers:
             self._patch(workspace, "build_feature_model",
                         _reflected(workspace.build_feature_model, levers["reflect"]))  # fmt: skip

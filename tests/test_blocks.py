@@ -2,6 +2,8 @@
 gradient for every statistic, pooling, backward pass and several styles, block-wise targets,
 every optimiser, the command line, resume, and the memory plan that chooses blocks."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,6 +16,7 @@ from nst_tf.evaluation.lean_vgg import LeanVGGFeatures
 from nst_tf.evaluation.loss_function import LossFunction
 from nst_tf.evaluation.spec import LossSpec
 from nst_tf.evaluation.targets import compute_targets, feature_function
+from nst_tf.features import MirroredFeatures
 from nst_tf.machine import GpuMemory
 from nst_tf.optim import StopRequested
 from nst_tf.regions.masks import Region
@@ -23,9 +26,11 @@ from tests.float32 import assert_close, conv_depth
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1")
 
 
-def spec_of(statistic="gram", content=("block2_conv2", "block4_conv2"), style=STYLE_LAYERS):
+def spec_of(statistic="gram", content=("block2_conv2", "block4_conv2"), style=STYLE_LAYERS,
+            **changes):  # fmt: skip
     weight = 0.03 if statistic == "gram" else 3.0
-    return LossSpec(content, style, (1 / len(style),) * len(style), 1.0, weight, 1e-3, statistic)
+    spec = LossSpec(content, style, (1 / len(style),) * len(style), 1.0, weight, 1e-3, statistic)
+    return dataclasses.replace(spec, **changes)
 
 
 def model_of(kind="lean", pooling="max", layers=None, weights="none"):
@@ -147,6 +152,20 @@ def test_blocks_equal_the_whole_image_with_guides(statistic):
     assert abs(float(blocked[0]) - float(whole[0])) <= 1e-5 * abs(float(whole[0]))
     gradient_error = np.abs(blocked[1].numpy() - whole[1].numpy()).max()
     assert gradient_error <= 1e-4 * np.abs(whole[1].numpy()).max()
+
+
+@pytest.mark.parametrize("window", [3, 6])
+def test_blocks_equal_the_whole_image_with_a_content_window_and_beta_one(window):
+    """A content loss that reads each position's neighbours (the margin grows to cover them)
+    and the total variation with beta 1, on a mirrored model: the offline preset's terms."""
+    spec = spec_of(content_highpass=window, tv_beta=1.0)
+    backbone = features.load_backbone("vgg16", "none", seed=3)
+    strides = features.layer_strides(backbone, spec.feature_layers)
+    model = MirroredFeatures(model_of("lean", layers=spec.feature_layers), strides, 16)
+    whole, blocked = evaluate_both(spec, model)
+    assert_same(whole, blocked, spec)
+    plain = evaluate_both(spec_of(), model)[0]
+    assert abs(float(whole[2]["content"]) - float(plain[2]["content"])) > 1e-3  # it did change
 
 
 def test_blocks_equal_the_whole_image_with_autodiff():

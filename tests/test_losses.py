@@ -24,7 +24,7 @@ def numpy_content_loss(features, target):
     return ((features.astype(np.float64) - target) ** 2).sum() / (2.0 * features.size)
 
 
-def numpy_total_variation(image):
+def numpy_total_variation(image, beta=2.5):
     image = image.reshape(image.shape[-3:]).astype(np.float64)
     height, width = image.shape[:2]
     total, count = 0.0, 0
@@ -32,7 +32,8 @@ def numpy_total_variation(image):
         for j in range(width - 1):
             down = image[i + 1, j] - image[i, j]
             right = image[i, j + 1] - image[i, j]
-            total += ((down**2 + right**2) ** 1.25).sum()
+            smoothing = 0.0 if beta >= 2 else 1.0
+            total += ((down**2 + right**2 + smoothing) ** (beta / 2) - smoothing).sum()
             count += image.shape[2]
     return total / count
 
@@ -69,6 +70,24 @@ def test_total_variation_of_constant_and_checkerboard():
     # every neighbour differs by 10: ((100 + 100) ** 1.25) everywhere
     expected = 200.0**1.25
     assert losses.total_variation_loss(tf.constant(board)).numpy() == pytest.approx(expected)
+    # beta 1: each step's height, smoothed by 1 level: sqrt(100 + 100 + 1) - 1
+    beta_one = losses.total_variation_loss(tf.constant(board), beta=1.0).numpy()
+    assert beta_one == pytest.approx(201.0**0.5 - 1.0)
+    assert losses.total_variation_loss(tf.fill((6, 7, 3), 42.0), beta=1.0).numpy() == 0.0
+
+
+def test_beta_one_costs_a_grain_more_than_the_default_beta_against_one_edge():
+    # the same total rise (20 levels over 20 columns) as one step, or as 20 steps of 1 level
+    step = np.zeros((4, 21, 3), np.float32)
+    step[:, 11:] = 20.0
+    ramp = np.broadcast_to(np.arange(21, dtype=np.float32)[None, :, None], (4, 21, 3)).copy()
+    for beta, cheaper in ((2.5, "ramp"), (1.0, "neither")):
+        one = losses.total_variation_loss(tf.constant(step), beta).numpy()
+        many = losses.total_variation_loss(tf.constant(ramp), beta).numpy()
+        if cheaper == "ramp":
+            assert many < one / 10  # 20 x 1 against 20^2.5: beta 2.5 spares small steps
+        else:  # 20 x (sqrt(2) - 1) against sqrt(401) - 1: within 2.5x of each other
+            assert 0.4 < many / one < 1.0
 
 
 @pytest.mark.parametrize("shape", [(1, 7, 5, 4), (6, 9, 8)])
@@ -87,6 +106,8 @@ def test_losses_match_numpy_reference(shape):
     image = rng.uniform(-100, 100, size=shape[:-1] + (3,)).astype(np.float32)
     tv = losses.total_variation_loss(image).numpy()
     assert_close(tv, numpy_total_variation(image), 1, image.size, "total variation")
+    tv = losses.total_variation_loss(image, beta=1.0).numpy()
+    assert_close(tv, numpy_total_variation(image, 1.0), 1, image.size, "total variation, beta 1")
 
 
 @pytest.mark.parametrize("symmetric_target", [True, False])

@@ -43,7 +43,9 @@ class BlockLossFunction(LossFunction):
                  image_terms: tuple = ()):  # fmt: skip
         super().__init__(feature_model, spec, targets, height, width, jit_compile, trace=False,
                          image_terms=image_terms)  # fmt: skip
-        self.geometry = grid.geometry(feature_model, list(self._feature_names))
+        self.geometry = grid.geometry(feature_model, list(self._feature_names),
+                                      grid.content_halo(spec.content_highpass),
+                                      self.layout.content_layers)  # fmt: skip
         self.blocks = grid.block_grid(height, width, tile, self.geometry)
         self.tile = tile
         self._jit = jit_compile
@@ -63,7 +65,7 @@ class BlockLossFunction(LossFunction):
         _, _, tv_weight = tf.unstack(self._weights)
         with tf.GradientTape() as tape:  # the terms on the image itself, which is never cut
             tape.watch(image)
-            tv = tv_weight * losses.total_variation_loss(image)
+            tv = tv_weight * losses.total_variation_loss(image, self.layout.tv_beta)
             extra = image_term_values(self._image_terms, image)
             whole_image_terms = tf.add_n([tv, *extra.values()])
         gradient = tape.gradient(whole_image_terms, image)
@@ -220,21 +222,35 @@ class BlockLossFunction(LossFunction):
         )
 
     def _content_part(self, features: dict, block: grid.Block, offsets) -> tuple:
-        """(weighted content loss of the block's interior, {layer: its feature gradient})."""
+        """(weighted content loss of the block's interior, {layer: its feature gradient}). With
+        a content window the loss at an interior position reads its neighbours: they come from
+        the crop's features `content_halo` around the interior (exact: the margin covers them;
+        where the crop stops at the image's edge, so does the whole image's map), and its
+        gradient reaches them too."""
         content_weight, _, _ = tf.unstack(self._weights)
         content_targets = self._current_targets().content_features
         scale = content_weight / len(self.layout.content_layers)
+        window = self.layout.content_highpass
         total, gradients = tf.constant(0.0), {}
         for name, target in zip(self.layout.content_layers, content_targets, strict=True):
-            stride = self._stride(name)
-            interior = grid.interior_of(features[name], block, stride)
-            wanted = _slice_at(target, offsets, stride, interior.shape)
+            stride, crop_map = self._stride(name), features[name]
+            (top, bottom, inner_top, inner_bottom), (left, right, inner_left, inner_right) = (
+                grid.haloed_interior(block, stride, grid.content_halo(window), crop_map.shape)
+            )
+            near = crop_map[:, top:bottom, left:right]
+            # the haloed part's place in the whole map: the interior's, less its own offset
+            corner = [offsets[0] // stride - inner_top, offsets[1] // stride - inner_left]
+            wanted = tf.slice(target, tf.stack([0, *corner, 0]), tf.shape(near))
             count = float(np.prod(target.shape))  # the whole image's positions x channels
-            difference = interior - wanted
-            total += scale * 0.5 * tf.reduce_sum(tf.square(difference)) / count
-            gradient = grid.padded_to_crop(scale * difference / count, block, stride,
-                                           features[name])  # fmt: skip
-            gradients[name] = gradients.get(name, 0.0) + gradient
+            with tf.GradientTape() as tape:
+                tape.watch(near)
+                difference = losses.highpassed(near - wanted, window)
+                inner = difference[:, inner_top:inner_bottom, inner_left:inner_right]
+                part = scale * 0.5 * tf.reduce_sum(tf.square(inner)) / count
+            total += part
+            margins = [[0, 0], [top, crop_map.shape[1] - bottom],
+                       [left, crop_map.shape[2] - right], [0, 0]]  # fmt: skip
+            gradients[name] = gradients.get(name, 0.0) + tf.pad(tape.gradient(part, near), margins)
         return total, gradients
 
     def _stride(self, name: str) -> int:
@@ -255,12 +271,6 @@ def _crop(image, top, left, shape, after):
     height, width = shape
     with tf.control_dependencies(tf.nest.flatten(after)):
         return tf.slice(image, tf.stack([0, top, left, 0]), [1, height, width, image.shape[-1]])
-
-
-def _slice_at(target, offsets, stride, shape):
-    """The interior's positions of a whole-image map (1, h, w, C) at this stride."""
-    top, left = (offset // stride for offset in offsets)
-    return tf.slice(target, tf.stack([0, top, left, 0]), [1, shape[1], shape[2], shape[3]])
 
 
 def _add_at(gradient, crop_gradient, top, left):

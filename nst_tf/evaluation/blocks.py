@@ -127,11 +127,15 @@ def receptive_fields(feature_model: Callable, layers: list[str]) -> dict[str, tu
     return {layer: fields[layer] for layer in layers}
 
 
-def geometry(feature_model: Callable, layers: list[str]) -> Geometry:
-    """The Geometry of `feature_model` up to the deepest of `layers`."""
+def geometry(feature_model: Callable, layers: list[str], halo: int = 0,
+             halo_layers: tuple[str, ...] = ()) -> Geometry:  # fmt: skip
+    """The Geometry of `feature_model` up to the deepest of `layers`; the margin also covers
+    `halo` features around each of `halo_layers`' interior positions (a loss that reads them:
+    `losses.content_loss` with a window)."""
     fields = receptive_fields(feature_model, layers)
     deepest = max(stride for stride, _ in fields.values())
-    reach = max(reach for _, reach in fields.values())
+    reach = max(reach + (halo * stride if layer in halo_layers else 0)
+                for layer, (stride, reach) in fields.items())  # fmt: skip
     return Geometry(math.ceil(reach / deepest) * deepest, deepest,
                     {layer: stride for layer, (stride, _) in fields.items()})  # fmt: skip
 
@@ -154,6 +158,26 @@ def block_grid(height: int, width: int, tile: int, geometry: Geometry) -> list[B
             )
             blocks.append(Block((top, bottom, left, right), crop))
     return blocks
+
+
+def content_halo(window: int) -> int:
+    """Features beyond the interior that a content window of `window` reads: SAME average
+    pooling reaches window // 2 positions (0 without a window)."""
+    return window // 2 + 1 if window else 0
+
+
+def haloed_interior(
+    block: Block, stride: int, halo: int, crop_shape: tuple | tf.TensorShape
+) -> tuple[tuple, tuple]:
+    """Rows and columns of the crop's feature map (1, h, w, C) = `crop_shape` at this stride:
+    each (start, stop, and the interior's start and stop within them), the interior grown by
+    `halo` features and clipped to the crop's map."""
+    rows, columns = block.feature_interior(stride)
+    found = []
+    for span, size in ((rows, crop_shape[1]), (columns, crop_shape[2])):
+        start, stop = max(0, span.start - halo), min(size, span.stop + halo)
+        found.append((start, stop, span.start - start, span.stop - start))
+    return found[0], found[1]
 
 
 def crop_of(image: tf.Tensor, block: Block) -> tf.Tensor:

@@ -161,7 +161,7 @@ class LossFunction:
         content_weight, style_weight, tv_weight = tf.unstack(self._weights)
         content = tf.add_n(
             [
-                losses.content_loss(features[name], target)
+                losses.content_loss(features[name], target, layout.content_highpass)
                 for name, target in zip(layout.content_layers, targets.content_features,
                                         strict=True)
             ]
@@ -177,7 +177,7 @@ class LossFunction:
         terms = {
             "content": content_weight * content,
             "style": style_weight * tf.reduce_sum(self._layer_weights * per_layer),
-            "tv": tv_weight * losses.total_variation_loss(image),
+            "tv": tv_weight * losses.total_variation_loss(image, layout.tv_beta),
         }
         terms |= image_term_values(self._image_terms, image)
         total = tf.add_n([terms[name] for name in terms])

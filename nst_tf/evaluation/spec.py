@@ -1,9 +1,9 @@
 """What the loss reads and how its terms are weighted, from a StyleConfig.
 
 The total loss of an image x in the backbone's pixel space is
-    content_weight * mean over content layers of content_loss
+    content_weight * mean over content layers of content_loss (with content_highpass)
   + style_weight * sum over style layers l of w_l E_l   (w_l sum to 1; E_l per `style_losses`)
-  + tv_weight * total_variation_loss(x);
+  + tv_weight * total_variation_loss(x, tv_beta);
 with regions (spatial control), E_l = sum over regions r of rho_r E_l,r, E_l,r the statistic's
 loss of the region's guided statistics against its own target (`targets.Targets.style_loss`).
 """
@@ -26,6 +26,8 @@ class LossSpec:
     style_weight: float
     tv_weight: float
     style_loss: str = "gram"
+    tv_beta: float = 2.5
+    content_highpass: int = 0
     guide_mode: str = "simple"
     guide_margin: int = 0
 
@@ -46,12 +48,15 @@ class LossLayout:
     style_loss: str
     image_terms: tuple[str, ...] = ()
     regions: int = 0
+    tv_beta: float = 2.5
+    content_highpass: int = 0
 
     @classmethod
     def of(cls, spec: LossSpec, image_terms: tuple[str, ...] = (), regions: int = 0) -> LossLayout:
         """The layout of `spec`, with extra terms on the image by these names and `regions`
         guided regions."""
-        return cls(spec.content_layers, spec.style_layers, spec.style_loss, image_terms, regions)
+        return cls(spec.content_layers, spec.style_layers, spec.style_loss, image_terms, regions,
+                   spec.tv_beta, spec.content_highpass)  # fmt: skip
 
     @property
     def term_names(self) -> tuple[str, ...]:
@@ -75,6 +80,8 @@ def loss_spec(config: StyleConfig) -> LossSpec:
         content_weight=config.content_weight,
         style_weight=config.style_weight,
         tv_weight=config.tv_weight,
+        tv_beta=config.tv_beta,
+        content_highpass=config.content_highpass,
         style_loss=config.style_loss,
         guide_mode=config.guide_mode,
         guide_margin=config.guide_margin,
