@@ -3,6 +3,7 @@ shows (numpy only; Pillow reads the files).
 
     python scripts/grain.py RESULT.png [RESULT2.png ...] [--content images/tubingen.jpg]
                             [--style images/the_scream.jpg] [--json out.json]
+    python scripts/grain.py [--study docs/quality/final]    # the table of docs/quality.md
 
 Every measure is on the luminance Y = 0.299 R + 0.587 G + 0.114 B in grey levels (0-255):
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -48,6 +50,14 @@ def load_rgb(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
         if size is not None and image.size != (size[1], size[0]):
             image = image.resize((size[1], size[0]), Image.BICUBIC)
         return np.asarray(image, dtype=np.float64)
+
+
+def load_rgb_array(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An RGB uint8 array as float64, resized (bicubic) to `size` = (height, width)."""
+    image = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    if image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), Image.BICUBIC)
+    return np.asarray(image, dtype=np.float64)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -188,15 +198,44 @@ def format_row(name: str, numbers: dict[str, float]) -> str:
 
 TABLE_HEAD = ("| picture | checkerboard | high band | gradient | worst border |\n"
               "| --- | --- | --- | --- | --- |")  # fmt: skip
+STUDY_HEAD = ("| pair | variant | checkerboard | high band | gradient | worst border | content | "
+              "style | seconds |\n" + "| --- " * 9 + "|")  # fmt: skip
+
+
+def study_rows(folder: str, content: str) -> list[str]:
+    """The table of a `scripts/quality_study.py` folder: one row per record (JSON), in its
+    order, each picture present re-measured (its numbers must be the record's), and a star on
+    the numbers of pictures not kept in the repository."""
+    with open(os.path.join(folder, "study.json"), encoding="utf-8") as file:
+        records = json.load(file)
+    rows = []
+    for record in records:
+        picture = os.path.join(folder, record["picture"])
+        numbers, mark = dict(record), "*"
+        if os.path.exists(picture):
+            numbers |= measure_files(picture, content)
+            mark = ""
+        cells = format_row(record["variant"], numbers)[2:-2].split(" | ")
+        cells = [cells[0]] + [cell + mark for cell in cells[1:]]
+        rows.append(f"| {record['style']} | " + " | ".join(cells) + f" | "
+                    f"{record['loss_content']:.1f} | {record['loss_style']:.2f} | "
+                    f"{record['seconds']:.0f} |")  # fmt: skip
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results", nargs="+", help="stylised pictures to measure")
+    parser.add_argument("results", nargs="*", help="stylised pictures to measure (none: the "
+                        "table of --study)")  # fmt: skip
     parser.add_argument("--content", default="images/tubingen.jpg")
     parser.add_argument("--style", default="", help="also measure this style image")
     parser.add_argument("--json", default="", help="write the numbers here too")
+    parser.add_argument("--study", default="docs/quality/final", help="a quality_study folder")
     args = parser.parse_args(argv)
+    if not args.results:
+        print(STUDY_HEAD)
+        print("\n".join(study_rows(args.study, args.content)))
+        return 0
     measured = {path: measure_files(path, args.content, args.style) for path in args.results}
     print(TABLE_HEAD)
     for path, numbers in measured.items():

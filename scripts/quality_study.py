@@ -5,13 +5,15 @@ one process, measured by `scripts/grain.py` and by one fixed reference loss.
     python scripts/quality_study.py --variants today,tv10,... [--styles the_scream,...]
                                     [--preset configs/offline.cfg] [--out docs/quality/runs]
 
-Per variant and style: the picture (PNG) and a JSON record beside it with the grain numbers,
+Per variant and style: the picture (PNG) and a record with the grain numbers,
 the border ratios, the wall seconds of `stylize` (targets, tracing and iterations; the first
-run of a process also builds the model, so a study starts with a warm-up), and the content and
-style loss of the result under the reference loss: the preset's own loss at the final size
-(its network, layers and weights), whatever the variant changed, so that a variant with
-average pooling or another TV term is judged by the same yardstick as today's. `python
-scripts/grain.py --table DIR` prints the table from these records.
+run of a process also starts TensorFlow, so a study starts with a small warm-up run; pass
+--extra=--evaluation=autodiff to time every variant on one path), and the content and
+style loss of the result under one reference loss: the preset's network, layers and weights
+at the final size with the loss of before the fix (plain content term, TV beta 2.5 at 0.001;
+mirrored), whatever the variant changed, so that a variant with average pooling or another
+TV term is judged by the same yardstick as today's. All records go
+to DIR/study.json as well; `python scripts/grain.py --study DIR` prints their table.
 """
 
 from __future__ import annotations
@@ -35,9 +37,59 @@ from nst_tf.workspace import Workspace  # noqa: E402
 from scripts import grain  # noqa: E402
 
 STYLES = ("starry_night", "the_scream", "shipwreck")
+# the preset before the fix with only the border fix (mirror padding): the levers' base
+BORDER_FIX = ["--init_noise=32", "--content_highpass=0", "--tv_beta=2.5", "--tv_weight=0.001",
+              "--iterations=200"]  # fmt: skip
 # name -> flags after the preset; the levers of docs/quality.md
 VARIANTS = {
-    "today": [],
+    "today": [
+        "--padding=zero",
+        "--init_noise=32",
+        "--content_highpass=0",
+        "--tv_beta=2.5",
+        "--tv_weight=0.001",
+        "--iterations=200",
+    ],
+    "offline": [],
+    "offline_style075": ["--style_scale=0.75"],
+    "offline_style050": ["--style_scale=0.5"],
+    "window4": ["--content_highpass=4", "--tv_beta=1", "--tv_weight=1"],
+    "window8": ["--content_highpass=8", "--tv_beta=1", "--tv_weight=3"],
+    "window8_block1q": [
+        "--content_highpass=8",
+        "--tv_beta=1",
+        "--tv_weight=3",
+        "--style_layer_weights=0.25,1,1,1,1",
+    ],
+    "window8_tv10": ["--content_highpass=8", "--tv_beta=1", "--tv_weight=10"],
+    "window8_style15": [
+        "--content_highpass=8",
+        "--tv_beta=1",
+        "--tv_weight=3",
+        "--style_scale=1.5",
+    ],
+    "window8_scales3": ["--content_highpass=8", "--tv_beta=1", "--tv_weight=3", "--scales=3"],
+    "window8_avg": ["--content_highpass=8", "--tv_beta=1", "--tv_weight=3", "--pooling=avg"],
+    "window8_average": [
+        "--content_highpass=8",
+        "--tv_beta=1",
+        "--tv_weight=3",
+        "--average_iterates=0.9",
+    ],
+    "fix_scales3": [
+        "--content_highpass=8",
+        "--tv_beta=1",
+        "--tv_weight=3",
+        "--scales=3",
+        "--scale_split=2,1,1",
+    ],
+    "fix_scales2": ["--content_highpass=8", "--tv_beta=1", "--tv_weight=3", "--iterations=160"],
+    "lever_avg_pool": [*BORDER_FIX, "--pooling=avg"],
+    "lever_content_start": [*BORDER_FIX, "--init=content"],
+    "lever_iterations400": [*BORDER_FIX, "--iterations=400"],
+    "lever_one_scale": [*BORDER_FIX, "--scales=1"],
+    "lever_block1_weak": [*BORDER_FIX, "--style_layer_weights=0.001,1,1,1,1"],
+    "window4_160": ["--content_highpass=4", "--tv_beta=1", "--tv_weight=1", "--iterations=160"],
     "zero_padding": ["--padding=zero"],
     "tv10": ["--tv_weight=0.01"],
     "tv100": ["--tv_weight=0.1"],
@@ -227,9 +279,14 @@ def main() -> int:
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     preset = [f"--flagfile={args.preset}", *args.extra.split()]
-    reference = config_of(preset).replace(scales=1, scale_split=(), evaluation="autodiff")
+    # the yardstick: the preset's network with the loss of before the fix (its plain content
+    # term and TV), mirrored, at the final size
+    reference = config_of([*preset, *BORDER_FIX]).replace(scales=1, scale_split=(),
+                                                          evaluation="autodiff")  # fmt: skip
     content_rgb = image_io.load_image(sample_image("tubingen.jpg"))
-    judge = Workspace()
+    judge, study = Workspace(), []
+    small = [image_io.resize_long_side(content_rgb, 64)] * 2
+    stylize(*small, config_of(preset).replace(max_size=64, scales=1, iterations=2))  # warm-up
     for variant in args.variants.split(","):  # every variant checked before the first run
         config_of(preset + PROTOTYPES.get(variant, (VARIANTS.get(variant), {}))[0])
     for variant in args.variants.split(","):
@@ -243,11 +300,13 @@ def main() -> int:
             sized = image_io.resize_exact(content_rgb, *image.shape[:2]).astype(np.float64)
             losses = reference_losses(reference, image, content_rgb, style_rgb, judge)
             numbers = grain.measure_result(image.astype(np.float64), sized)
-            record = {"variant": variant, "style": style, "flags": preset + extra, "levers": levers,
-                      "seconds": round(seconds, 1), "iterations": iterations, **numbers,
-                      **losses}  # fmt: skip
-            with open(name + ".json", "w") as file:
-                json.dump(record, file, indent=1)
+            picture = os.path.basename(name) + ".png"
+            record = {"variant": variant, "style": style, "picture": picture,
+                      "flags": preset + extra, "levers": levers, "seconds": round(seconds, 1),
+                      "iterations": iterations, **numbers, **losses}  # fmt: skip
+            study.append(record)
+            with open(os.path.join(args.out, "study.json"), "w") as file:
+                json.dump(study, file, indent=1)
             print(json.dumps(record), flush=True)
     return 0
 
