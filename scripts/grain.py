@@ -19,7 +19,10 @@ Every measure is on the luminance Y = 0.299 R + 0.587 G + 0.114 B in grey levels
 - gradient: mean |grad Y| per pixel (forward differences) over the flat region;
 - borders: for each side, the mean absolute RGB difference between the outermost row (or
   column) and the next one, over the mean of that between rows 4 ... 12 from the same side
-  (the side's inner neighbours); 1 means the border is like its neighbours.
+  (the side's inner neighbours); 1 means the border is like its neighbours;
+- interior rows: the same ratio taken at every row and column at least MARGIN px inside, as if
+  it were a border (in all four directions), its 95th percentile: how much an ordinary row
+  differs from its neighbours by this measure, what a border's ratio is compared with.
 
 With --style, the same grain numbers for the style image at the result's long side, over the
 whole image less MARGIN: the texture the style itself has.
@@ -150,6 +153,18 @@ def border_ratios(rgb: np.ndarray) -> dict[str, float]:
     return ratios
 
 
+def interior_row_ratio(rgb: np.ndarray, percentile: float = 95) -> float:
+    """The border measure at every interior row and column (at least MARGIN px inside), in all
+    four directions: the `percentile` of its values (1: rows alike)."""
+    ratios = []
+    for image in (rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]):
+        steps = np.abs(np.diff(image[:, MARGIN:-MARGIN], axis=0)).mean(axis=(1, 2))
+        for row in range(MARGIN, len(steps) - INNER_ROWS.stop - MARGIN):
+            inner = steps[row + INNER_ROWS.start : row + INNER_ROWS.stop].mean()
+            ratios.append(steps[row] / max(inner, 1e-9))
+    return float(np.percentile(ratios, percentile))
+
+
 def grain(y: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """The three grain numbers of luminance `y` over `mask`."""
     return {
@@ -164,6 +179,7 @@ def measure_result(result_rgb: np.ndarray, content_rgb: np.ndarray) -> dict[str,
     `content_rgb` at the result's size."""
     numbers = grain(luminance(result_rgb), flat_mask(content_rgb))
     numbers |= {f"border_{side}": ratio for side, ratio in border_ratios(result_rgb).items()}
+    numbers["interior_rows"] = interior_row_ratio(result_rgb)
     return numbers
 
 
@@ -189,17 +205,19 @@ def measure_files(result: str, content: str, style: str = "") -> dict[str, float
 
 
 def format_row(name: str, numbers: dict[str, float]) -> str:
-    """One markdown table row: name, checkerboard, high band, gradient, worst border."""
+    """One markdown table row: name, checkerboard, high band, gradient, worst border, interior
+    rows (the last two blank where not measured)."""
     borders = [numbers[k] for k in numbers if k.startswith("border_")]
     worst = f"{max(borders):.2f}" if borders else ""
+    interior = f"{numbers['interior_rows']:.2f}" if "interior_rows" in numbers else ""
     return (f"| {name} | {numbers['checkerboard']:.2f} | {numbers['high_band']:.3f} | "
-            f"{numbers['gradient']:.2f} | {worst} |")  # fmt: skip
+            f"{numbers['gradient']:.2f} | {worst} | {interior} |")  # fmt: skip
 
 
-TABLE_HEAD = ("| picture | checkerboard | high band | gradient | worst border |\n"
-              "| --- | --- | --- | --- | --- |")  # fmt: skip
-STUDY_HEAD = ("| pair | variant | checkerboard | high band | gradient | worst border | content | "
-              "style | seconds |\n" + "| --- " * 9 + "|")  # fmt: skip
+TABLE_HEAD = ("| picture | checkerboard | high band | gradient | worst border | interior rows |\n"
+              + "| --- " * 6 + "|")  # fmt: skip
+STUDY_HEAD = ("| pair | variant | checkerboard | high band | gradient | worst border | "
+              "interior rows | content | style | seconds |\n" + "| --- " * 10 + "|")  # fmt: skip
 
 
 def study_rows(folder: str, content: str) -> list[str]:
@@ -216,7 +234,7 @@ def study_rows(folder: str, content: str) -> list[str]:
             numbers |= measure_files(picture, content)
             mark = ""
         cells = format_row(record["variant"], numbers)[2:-2].split(" | ")
-        cells = [cells[0]] + [cell + mark for cell in cells[1:]]
+        cells = [cells[0]] + [cell + mark if cell else cell for cell in cells[1:]]
         rows.append(f"| {record['style']} | " + " | ".join(cells) + f" | "
                     f"{record['loss_content']:.1f} | {record['loss_style']:.2f} | "
                     f"{record['seconds']:.0f} |")  # fmt: skip

@@ -51,6 +51,7 @@ VARIANTS = {
         "--iterations=200",
     ],
     "offline": [],
+    "offline_tv1": ["--tv_weight=1"],
     "offline_style075": ["--style_scale=0.75"],
     "offline_style050": ["--style_scale=0.5"],
     "window4": ["--content_highpass=4", "--tv_beta=1", "--tv_weight=1"],

@@ -69,3 +69,14 @@ def test_a_border_row_of_its_own_is_found_on_its_side_only():
     picture[0] += rng.normal(0, 20.0, (128, 3))  # a noisy top row
     ratios = grain.border_ratios(picture)
     assert ratios["top"] > 4 and all(ratios[side] < 1.3 for side in ("bottom", "left", "right"))
+
+
+def test_interior_rows_read_like_borders_of_their_own_kind():
+    """Rows alike: the interior's 95th percentile is near 1 (noise of 2 levels: mean steps over
+    128 x 3 values spread a few %); one noisy interior row raises only the tail above it."""
+    rng = np.random.default_rng(4)
+    picture = smooth_picture(96, 128) + rng.normal(0, 2.0, (96, 128, 3))
+    assert 1.0 < grain.interior_row_ratio(picture) < 1.2
+    assert grain.interior_row_ratio(picture, percentile=100) < 1.3
+    picture[48] += rng.normal(0, 20.0, (128, 3))
+    assert grain.interior_row_ratio(picture, percentile=100) > 4
