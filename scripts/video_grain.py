@@ -3,8 +3,10 @@
 checkerboard (`scripts/grain.py`, flat region from that frame's content) and the warp error.
 
     python scripts/video_grain.py [--frames 8] [--size 256] [--out docs/video/grain]
+                                  [--style images/the_scream.jpg]
 
-Both runs are the real command line (`scripts/video_figure.py`'s `run`, The Starry Night);
+Both runs are the real command line (`scripts/video_figure.py`'s `run`; The Starry Night,
+the preset's style, or --style);
 "before" adds the flags that undo the fix (zero padding, a noise start of std 32, the plain
 content loss, TV beta 2.5 at weight 0.001). Writes `<out>/summary.json`: per run the mean
 checkerboard, high band and border ratio over all frames, the mean warp error of the later
@@ -59,7 +61,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", default="docs/video/grain")
+    parser.add_argument("--style", default="", help="another style than the preset's")
     args = parser.parse_args()
+    style = [f"--style={args.style}"] if args.style else []
     folder = os.path.join(args.out, "runs")
     os.makedirs(folder, exist_ok=True)
     clip = os.path.join(folder, "clip.mp4")
@@ -67,7 +71,7 @@ def main() -> None:
     content = list(clips.read_frames(clips.probe(clip)))
     summary = {}
     for name, flags in RUNS.items():
-        rows = run(name, clip, folder, args.size, flags)
+        rows = run(name, clip, folder, args.size, [*flags, *style])
         measured = frame_grain(os.path.join(folder, f"{name}_frames"), content)
         summary[name] = summary_of(rows, measured)
     for key in ("checkerboard", "high_band", "mean_warp_error", "seconds_per_frame"):
