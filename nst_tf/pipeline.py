@@ -31,6 +31,7 @@ from nst_tf.optim.average import AverageState
 from nst_tf.optim.common import LbfgsState
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.regions import composite, masks
+from nst_tf.stopping import stop_when_done
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
 from nst_tf.workspace import Workspace
 
@@ -185,6 +186,8 @@ def stylize_scale(
     evaluator = build_evaluator(prepared, config, content_rgb, styles)
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
+    if config.tolerance:
+        callback = stop_when_done(callback, config.tolerance)
     recorder = Recorder(evaluator, callback)
     result = optimization.optimize_image(prepared, config, evaluator, start_model, recorder,
                                          optimizer_state, average_state)  # fmt: skip

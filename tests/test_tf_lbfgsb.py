@@ -228,7 +228,9 @@ def test_a_reused_optimizer_starts_afresh_without_retracing():
     np.testing.assert_array_equal(reused.x, fresh.x)
     assert (reused.iterations, reused.evaluations) == (fresh.iterations, fresh.evaluations)
     for other in ({"history": 6}, {"history_dtype": "float32"}):
-        with pytest.raises(ValueError, match="another shape, history, history dtype, averaging or chunk"):
+        with pytest.raises(
+            ValueError, match="another shape, history, history dtype, averaging or chunk"
+        ):
             minimize_lbfgs_tf(function, second_start, lower, upper, optimizer=optimizer,
                               **{**settings, **other})  # fmt: skip
 
