@@ -31,8 +31,8 @@ from nst_tf.optim.average import AverageState
 from nst_tf.optim.common import LbfgsState
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.regions import composite, masks
-from nst_tf.stopping import stop_when_done
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
+from nst_tf.stopping import stop_when_done
 from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ def test_the_gpu_check_runs_its_sections_and_its_numeric_checks_pass(tmp_path):
     }  # fmt: skip
     (run,) = sections["gpu_cfg"]
     assert run["optimizer"] == "lbfgs_tf" and run["status"] == "finished"
-    # A flat start (noise std 1) can spend its evaluation cap (2 per iteration) in early line searches.
+    # A flat start (noise std 1) may spend the evaluation cap (2 per iteration) in line searches.
     assert run["setup_s"] > 0 and run["checkpoint_s"] >= 0 and 0 < run["iterations"] <= 12
     assert sections["scipy_lbfgsb"][0]["iterations"] == 30
     (choice,) = sections["auto_choice"]  # 64 px: too small to be worth measuring
