@@ -8,10 +8,14 @@ budget on the run's own images, and a small JSON cache (`cache_path`) keeps the 
 next runs.
 
 The measurement: each candidate is built and evaluated once (tracing, XLA compiling, first
-allocations: not timed), then evaluated round-robin, interleaved so that a change of the
-machine's speed affects every path alike: a first round for all, two more for those within
-`CLOSE` of the best, each path's median kept. Its cost (`Calibration.cost_seconds`) leaves out
-the winner's own tracing, which the run would pay anyway (the traced function is reused).
+allocations: its set-up, not timed), then SETTLE_CALLS more times untimed (the first calls after
+tracing run slower while allocators and caches settle: docs/performance.md), then timed
+round-robin, interleaved so that a change of the machine's speed affects every path alike.
+From MIN_ROUNDS timed rounds on, a path is dropped once it is clearly slower than the fastest
+(its lower quartile above the fastest's upper quartile: one slow call of either side moves
+neither), and the race ends when one path is left or after MAX_ROUNDS, with the lowest median.
+Its cost (`Calibration.cost_seconds`) leaves out the winner's own tracing, which the run would
+pay anyway (the traced function is reused).
 Evaluations are seconds each at 512 px on a 2-core CPU, so below `MIN_SIDE` (where a whole
 run takes seconds and the paths' differences are milliseconds) nothing is measured and auto
 keeps the device's default.
@@ -34,8 +38,9 @@ from dataclasses import dataclass, field
 from nst_tf.image_io import write_atomically
 
 MIN_SIDE = 192  # long side below which auto takes the device's default unmeasured
-CLOSE = 1.10  # more rounds for the paths within 10 % of the first round's best
-EXTRA_ROUNDS = 2  # so that those are compared by the median of three
+SETTLE_CALLS = 2  # untimed calls after a path's set-up call
+MIN_ROUNDS = 3  # timed rounds before a path may be dropped
+MAX_ROUNDS = 8  # then the lowest median wins, however close
 CACHE_FILE = "evaluation.json"
 
 
@@ -139,14 +144,15 @@ def cached(path: str, key: str, candidates: tuple[str, ...]) -> Calibration | No
 class Race:
     """The timing schedule of the module doc, one evaluation at a time: `next_path` says which
     path evaluates next, `record` takes its seconds; once `decided`, `next_path` is the winner.
-    Each path's first evaluation (tracing, compiling) is its set-up, not a sample."""
+    A path's first call is its set-up and the SETTLE_CALLS after it are not samples."""
 
     def __init__(self, paths: tuple[str, ...], key: str):
         self.key = key
-        self._queue = [*paths, *paths]  # a set-up evaluation each, then a timed round
+        self._queue = [*paths] * (2 + SETTLE_CALLS)  # set-up, settling, the first timed round
         self._setup: dict[str, float] = {}
+        self._calls_of: dict[str, int] = dict.fromkeys(paths, 0)
         self._samples: dict[str, list[float]] = {path: [] for path in paths}
-        self._more_rounds_given = False
+        self._running = list(paths)
         self._calls, self._seconds = 0, 0.0
         self.winner: str | None = None
         self.medians: dict[str, float] = {}
@@ -166,23 +172,26 @@ class Race:
             return
         self._queue.pop(0)
         self._calls, self._seconds = self._calls + 1, self._seconds + seconds
-        if path in self._setup:
-            self._samples[path].append(seconds)
-        else:
+        self._calls_of[path] += 1
+        if self._calls_of[path] == 1:
             self._setup[path] = seconds
+        elif self._calls_of[path] > 1 + SETTLE_CALLS:
+            self._samples[path].append(seconds)
         if not self._queue:
-            self._more_rounds_or_decide()
+            self._next_round_or_decide()
 
-    def _more_rounds_or_decide(self) -> None:
-        if not self._more_rounds_given:
-            self._more_rounds_given = True
-            best = min(samples[0] for samples in self._samples.values())
-            close = [path for path, samples in self._samples.items() if samples[0] <= CLOSE * best]
-            if len(close) > 1:  # interleaved again: a b a b
-                self._queue = close * EXTRA_ROUNDS
-                return
-        self.medians = {p: statistics.median(samples) for p, samples in self._samples.items()}
-        self.winner = min(self.medians, key=self.medians.get)
+    def _next_round_or_decide(self) -> None:
+        rounds = min(len(self._samples[path]) for path in self._running)
+        fastest = min(self._running, key=lambda path: statistics.median(self._samples[path]))
+        if rounds >= MIN_ROUNDS:
+            best, samples = self._samples[fastest], self._samples
+            self._running = [p for p in self._running
+                             if p == fastest or not clearly_slower(samples[p], best)]  # fmt: skip
+        if len(self._running) > 1 and rounds < MAX_ROUNDS:
+            self._queue = list(self._running)
+            return
+        self.medians = {p: statistics.median(s) for p, s in self._samples.items() if s}
+        self.winner = fastest
 
     def outcome(self, useful: bool) -> Calibration:
         """The decided race as a Calibration. Its cost leaves out the winner's set-up (the run
@@ -197,6 +206,13 @@ class Race:
         # Rounded here, once: the log line and the run record then show the same figure.
         return Calibration(self.winner, "measured", seconds, self.key, round(max(cost, 0.0), 2),
                            setup_seconds=setups)  # fmt: skip
+
+
+def clearly_slower(samples: list[float], fastest: list[float]) -> bool:
+    """Whether `samples` are slower than `fastest` beyond their spread: the lower quartile of
+    the one above the upper quartile of the other."""
+    lower = statistics.quantiles(samples, n=4, method="inclusive")[0]
+    return lower > statistics.quantiles(fastest, n=4, method="inclusive")[2]
 
 
 def measure(
