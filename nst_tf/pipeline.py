@@ -243,13 +243,22 @@ def build_evaluator(
                                                   devices.uses_xla(path), tile,
                                                   prepared.image_terms)  # fmt: skip
     if not racing:
-        return Evaluator(functions[prepared.evaluation], height, width)
+        function = functions[prepared.evaluation]
+        final = config.max_size == prepared.config.max_size
+        if final and auto.watchable(calibration) and config.optimizer != "lbfgs_tf":
+
+            def slow(message: str) -> None:
+                auto.forget(calibration.key, workspace.calibrations)
+                log.info(message)
+
+            function = auto.WatchedLossFunction(function, calibration, height * width, slow)
+        return Evaluator(function, height, width)
 
     def decided(measured: Calibration) -> None:
         auto.keep(measured, workspace.calibrations)
         log.info(measured.describe())
 
-    race = calibrate.Race(calibration.candidates, calibration.key)
+    race = calibrate.Race(calibration.candidates, calibration.key, calibration.pixels)
     return Evaluator(auto.RacingLossFunction(functions, race, decided), height, width)
 
 

@@ -20,6 +20,11 @@ Evaluations are seconds each at 512 px on a 2-core CPU, so below `MIN_SIDE` (whe
 run takes seconds and the paths' differences are milliseconds) nothing is measured and auto
 keeps the device's default.
 
+A cached choice heals: a run that took it (`auto.WatchedLossFunction`) times its own
+evaluations (HEAL_SAMPLES after the settling calls); where their median is more than
+HEAL_MARGIN times the runner-up's cached seconds (scaled by the pixels), the entry is dropped
+and the next run races again.
+
 Sizes: the bucket is the long side rounded to the nearest power of two (a 700 px run shares
 512's choice, 800 px 1024's).
 """
@@ -41,6 +46,8 @@ MIN_SIDE = 192  # long side below which auto takes the device's default unmeasur
 SETTLE_CALLS = 2  # untimed calls after a path's set-up call
 MIN_ROUNDS = 3  # timed rounds before a path may be dropped
 MAX_ROUNDS = 8  # then the lowest median wins, however close
+HEAL_SAMPLES = 8  # a cached choice's own evaluations timed before it is judged
+HEAL_MARGIN = 1.10  # slower than the runner-up by this: the next run measures again
 CACHE_FILE = "evaluation.json"
 
 
@@ -51,7 +58,8 @@ class Calibration:
     on the run's own evaluations: `candidates`), "default" (unmeasured: see `reason`) or
     "given" (not auto)), the seconds per evaluation of each path timed (their median over the
     rounds), the cache key, the seconds the measurement took (0 when cached) and each path's
-    set-up seconds (building, tracing, compiling and a first evaluation)."""
+    set-up seconds (building, tracing, compiling and a first evaluation); `pixels`: the image
+    size (height x width) the seconds were timed at (0: not known)."""
 
     choice: str
     source: str
@@ -61,6 +69,12 @@ class Calibration:
     reason: str = ""
     setup_seconds: dict[str, float] = field(default_factory=dict)
     candidates: tuple[str, ...] = ()
+    pixels: int = 0
+
+    def runner_up(self) -> str | None:
+        """The fastest timed path after the choice (None: only the choice was timed)."""
+        others = {path: s for path, s in self.seconds.items() if path != self.choice}
+        return min(others, key=others.get) if others else None
 
     def describe(self) -> str:
         """One line for the log."""
@@ -122,8 +136,21 @@ def store(path: str, calibration: Calibration) -> None:
     entries[calibration.key] = {
         "choice": calibration.choice,
         "seconds": calibration.seconds,
+        "pixels": calibration.pixels,
         "measured": datetime.date.today().isoformat(),
     }
+    write_cache(path, entries)
+
+
+def forget(path: str, key: str) -> None:
+    """Drop `key`'s entry from the cache at `path` (the next run measures again)."""
+    entries = read_cache(path)
+    if entries.pop(key, None) is not None:
+        write_cache(path, entries)
+
+
+def write_cache(path: str, entries: dict) -> None:
+    """The cache's entries to `path`, atomically (a cache that cannot be written is skipped)."""
     text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -138,7 +165,9 @@ def cached(path: str, key: str, candidates: tuple[str, ...]) -> Calibration | No
     if not isinstance(entry, dict) or entry.get("choice") not in candidates:
         return None
     seconds = {p: float(s) for p, s in entry.get("seconds", {}).items() if p in candidates}
-    return Calibration(entry["choice"], "cached", seconds, key)
+    pixels = entry.get("pixels", 0)
+    return Calibration(entry["choice"], "cached", seconds, key,
+                       pixels=pixels if isinstance(pixels, int) else 0)  # fmt: skip
 
 
 class Race:
@@ -146,8 +175,8 @@ class Race:
     path evaluates next, `record` takes its seconds; once `decided`, `next_path` is the winner.
     A path's first call is its set-up and the SETTLE_CALLS after it are not samples."""
 
-    def __init__(self, paths: tuple[str, ...], key: str):
-        self.key = key
+    def __init__(self, paths: tuple[str, ...], key: str, pixels: int = 0):
+        self.key, self.pixels = key, pixels
         self._queue = [*paths] * (2 + SETTLE_CALLS)  # set-up, settling, the first timed round
         self._setup: dict[str, float] = {}
         self._calls_of: dict[str, int] = dict.fromkeys(paths, 0)
@@ -205,7 +234,7 @@ class Race:
         setups = {path: round(value, 2) for path, value in self._setup.items()}
         # Rounded here, once: the log line and the run record then show the same figure.
         return Calibration(self.winner, "measured", seconds, self.key, round(max(cost, 0.0), 2),
-                           setup_seconds=setups)  # fmt: skip
+                           setup_seconds=setups, pixels=self.pixels)  # fmt: skip
 
 
 def clearly_slower(samples: list[float], fastest: list[float]) -> bool:
@@ -219,11 +248,12 @@ def measure(
     builders: dict[str, Callable[[], Callable[[], object]]],
     key: str,
     clock: Callable[[], float] = time.perf_counter,
+    pixels: int = 0,
 ) -> Calibration:
     """Time the paths of `builders` (path -> a function that builds that path's evaluation and
     returns a call that evaluates once, always at the same image) on the `Race` schedule; a
     path's build counts in its set-up."""
-    race, calls = Race(tuple(builders), key), {}
+    race, calls = Race(tuple(builders), key, pixels), {}
     while not race.decided:
         path = race.next_path()
         start = clock()
