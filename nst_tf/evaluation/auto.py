@@ -170,6 +170,7 @@ class WatchedLossFunction:
 
     @property
     def judged(self) -> bool:
+        """Whether enough of the run's evaluations were timed to judge the choice."""
         return len(self._samples) >= calibrate.HEAL_SAMPLES
 
     def _judge(self) -> None:
