@@ -98,6 +98,11 @@ class StyleConfig:
     iterations: int = setting(200, "Optimiser iterations (L-BFGS iterations or Adam steps).")
     learning_rate: float = setting(5.0, "Adam step size, in pixel levels (0-255 scale).")
     max_evaluations: int = setting(0, "Cap on loss+gradient evaluations; 0 means 2 x iterations.")
+    tolerance: float = setting(
+        0.0,
+        "Stop the last scale once its total loss fell by less than this share of itself over "
+        "the last 5 iterations (--iterations stays the cap; 0: never).",
+    )
     evaluation: str = setting(
         "auto",
         "How the loss gradient is computed: lean (hand-written backward pass, least memory; VGG"
@@ -250,6 +255,8 @@ class StyleConfig:
         for name in ("max_size", "iterations", "lbfgs_history", "scales"):
             require(getattr(self, name) > 0, name, "must be a positive integer")
         require(self.max_evaluations >= 0, "max_evaluations", "must be zero or positive")
+        tolerance_ok = math.isfinite(self.tolerance) and 0.0 <= self.tolerance < 1.0
+        require(tolerance_ok, "tolerance", "must be at least 0 and below 1")
         average_ok = 0.0 <= self.average_iterates < 1.0
         require(average_ok, "average_iterates", "must be 0 (off) or a decay in (0, 1)")
         require(self.tile_size >= 0, "tile_size", "must be zero or positive")

@@ -41,13 +41,17 @@ def scale_iterations(config: StyleConfig) -> list[int]:
 
 
 def scale_configs(config: StyleConfig) -> list[StyleConfig]:
-    """One single-scale config per scale, coarsest first (just `config` when scales is 1)."""
+    """One single-scale config per scale, coarsest first (just `config` when scales is 1); only
+    the last keeps `tolerance` (a coarse scale's loss is not the one the picture is judged by,
+    and its iterations are cheap)."""
     if config.scales == 1:
         return [config]
+    sizes, iterations = scale_sizes(config), scale_iterations(config)
     return [
-        config.replace(max_size=size, iterations=iterations, scales=1, scale_split=())
-        for size, iterations in zip(scale_sizes(config), scale_iterations(config), strict=True)
-    ]
+        config.replace(max_size=size, iterations=count, scales=1, scale_split=(),
+                       tolerance=config.tolerance if index == len(sizes) - 1 else 0.0)
+        for index, (size, count) in enumerate(zip(sizes, iterations, strict=True))
+    ]  # fmt: skip
 
 
 def blocks_for_every_scale(

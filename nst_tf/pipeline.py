@@ -32,6 +32,7 @@ from nst_tf.optim.common import LbfgsState
 from nst_tf.precision import effective_precision, gpu_compute_capabilities, precision_scope
 from nst_tf.regions import composite, masks
 from nst_tf.results import IterationRecord, Recorder, StylizeResult
+from nst_tf.stopping import stop_when_done
 from nst_tf.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -185,6 +186,8 @@ def stylize_scale(
     evaluator = build_evaluator(prepared, config, content_rgb, styles)
     space = preprocess.space_for(config.backbone)
     start_model = space.from_rgb(initial_image(config, content_rgb, styles[0], init_rgb))
+    if config.tolerance:
+        callback = stop_when_done(callback, config.tolerance)
     recorder = Recorder(evaluator, callback)
     result = optimization.optimize_image(prepared, config, evaluator, start_model, recorder,
                                          optimizer_state, average_state)  # fmt: skip
@@ -240,13 +243,22 @@ def build_evaluator(
                                                   devices.uses_xla(path), tile,
                                                   prepared.image_terms)  # fmt: skip
     if not racing:
-        return Evaluator(functions[prepared.evaluation], height, width)
+        function = functions[prepared.evaluation]
+        final = config.max_size == prepared.config.max_size
+        if final and auto.watchable(calibration) and config.optimizer != "lbfgs_tf":
+
+            def slow(message: str) -> None:
+                auto.forget(calibration.key, workspace.calibrations)
+                log.info(message)
+
+            function = auto.WatchedLossFunction(function, calibration, height * width, slow)
+        return Evaluator(function, height, width)
 
     def decided(measured: Calibration) -> None:
         auto.keep(measured, workspace.calibrations)
         log.info(measured.describe())
 
-    race = calibrate.Race(calibration.candidates, calibration.key)
+    race = calibrate.Race(calibration.candidates, calibration.key, calibration.pixels)
     return Evaluator(auto.RacingLossFunction(functions, race, decided), height, width)
 
 

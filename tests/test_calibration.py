@@ -28,35 +28,78 @@ class FakeClock:
         def build():
             def call():
                 self.calls.append(path)
-                self.now += seconds.pop(0) if isinstance(seconds, list) else seconds
+                # a list: one value per call, its last repeated; a number: every call
+                if isinstance(seconds, list):
+                    self.now += seconds.pop(0) if len(seconds) > 1 else seconds[0]
+                else:
+                    self.now += seconds
 
             return call
 
         return build
 
 
-def test_the_fastest_median_wins_after_an_untimed_first_call_and_more_looks_at_close_ones():
+SETUP_AND_SETTLING = 1 + calibrate.SETTLE_CALLS
+
+
+def timed_after_settling(setup, settling, *timed):
+    """One path's seconds per call: its set-up, its settling calls, then the timed ones."""
+    return [setup, *[settling] * calibrate.SETTLE_CALLS, *timed]
+
+
+def test_the_fastest_median_wins_and_a_clearly_slower_path_drops_out_after_three_rounds():
+    """autodiff is the fastest (0.95 s) but slow on its first timed call (1.8 s); xla is
+    clearly slower and leaves after three rounds; lean (1.00 s) leaves when its lower quartile
+    passes autodiff's upper quartile (five rounds)."""
     clock = FakeClock()
     builders = {
-        "lean": clock.evaluation("lean", [9.0, 2.00, 1.90, 1.92]),  # first: tracing, untimed
-        "autodiff": clock.evaluation("autodiff", [5.0, 1.85, 2.10, 1.95]),  # a lucky 1.85
-        "autodiff_xla": clock.evaluation("autodiff_xla", [30.0, 3.0]),  # 1.6x: one look only
+        "lean": clock.evaluation("lean", timed_after_settling(9.0, 3.0, 1.00, 1.01, 0.99, 1.00)),
+        "autodiff": clock.evaluation("autodiff", timed_after_settling(5.0, 2.0, 1.8, 0.96, 0.95)),
+        "autodiff_xla": clock.evaluation("autodiff_xla", timed_after_settling(30.0, 3.0, 1.5)),
     }
     result = calibrate.measure(builders, "key", clock)
-    assert result.choice == "lean" and result.source == "measured"
-    assert result.seconds == {"lean": 1.92, "autodiff": 1.95, "autodiff_xla": 3.0}
-    # warm-ups first, then a round of all interleaved, then two rounds of the close ones
-    assert clock.calls == [
-        "lean",
-        "autodiff",
-        "autodiff_xla",
-        "lean",
-        "autodiff",
-        "autodiff_xla",
-        *["lean", "autodiff"] * 2,
-    ]
-    everything = 9 + 5 + 30 + 2 + 1.85 + 3 + 1.9 + 2.1 + 1.92 + 1.95
-    assert result.cost_seconds == pytest.approx(everything - 9)  # the winner's tracing is the run's
+    assert result.choice == "autodiff" and result.source == "measured"
+    assert result.seconds == {"lean": 1.0, "autodiff": 0.95, "autodiff_xla": 1.5}
+    everyone = ["lean", "autodiff", "autodiff_xla"]
+    assert clock.calls == [*everyone * (SETUP_AND_SETTLING + 3), *["lean", "autodiff"] * 2]
+    calls = SETUP_AND_SETTLING + 5
+    assert result.cost_seconds == pytest.approx(clock.now - 5.0)  # the winner's set-up is the run's
+    assert clock.calls.count("autodiff") == calls
+
+
+def test_a_path_slow_only_on_its_first_timed_call_does_not_lose():
+    """The race of the issue: autodiff's first call after tracing 1.6 s against a steady
+    1.146 s; lean steady at 1.201 s (5 % slower)."""
+    clock = FakeClock()
+    builders = {
+        "autodiff": clock.evaluation("autodiff", timed_after_settling(4.0, 1.6, 1.6, 1.146)),
+        "lean": clock.evaluation("lean", timed_after_settling(3.0, 1.3, 1.201)),
+    }
+    assert calibrate.measure(builders, "key", clock).choice == "autodiff"
+
+
+def jittery(mean, spread=0.01, calls=40):
+    """Seconds around `mean`, +-`spread` of it in a fixed pattern (no two calls alike)."""
+    pattern = [0, 1, -1, 0.5, -0.5, 0.8, -0.8]
+    return [mean * (1 + spread * pattern[i % len(pattern)]) for i in range(calls)]
+
+
+def test_three_percent_is_told_apart_through_one_percent_jitter_and_a_tie_runs_to_the_cap():
+    clock = FakeClock()
+    race = calibrate.measure({"a": clock.evaluation("a", [5.0, 2, 2, *jittery(1.03)]),
+                              "b": clock.evaluation("b", [5.0, 2, 2, *jittery(1.00)])},
+                             "key", clock)  # fmt: skip
+    assert race.choice == "b" and clock.calls.count("a") < SETUP_AND_SETTLING + calibrate.MAX_ROUNDS
+    clock = FakeClock()
+    tie = calibrate.measure({"a": clock.evaluation("a", [5.0, 2, 2, *jittery(1.0)]),
+                             "b": clock.evaluation("b", [5.0, 2, 2, *jittery(1.0, 0.012)])},
+                            "key", clock)  # fmt: skip
+    assert (
+        clock.calls.count("a")
+        == clock.calls.count("b")
+        == (SETUP_AND_SETTLING + calibrate.MAX_ROUNDS)
+    )
+    assert tie.seconds["a"] <= tie.seconds["b"] and tie.choice == "a"
 
 
 def test_the_cache_keeps_a_choice_per_key_and_ignores_what_it_cannot_use(tmp_path):
@@ -133,32 +176,38 @@ def test_only_paths_that_fit_are_measured_and_the_choice_is_cached_then_remember
 
 
 def test_a_race_serves_each_call_from_the_path_it_names_and_counts_only_the_extra_time():
-    """The optimiser's evaluations do the timing: set-up calls, a round, two more rounds of
-    the close paths, then the winner alone; the cost is what the race took beyond the winner's
-    time for as many evaluations and its own set-up."""
+    """The optimiser's evaluations do the timing: set-up and settling calls, timed rounds of
+    the paths still running, then the winner alone; the cost is what the race took beyond the
+    winner's time for as many evaluations and its own set-up."""
     clock = FakeClock()
-    took = {"lean": [6.0, 1.6, 1.7, 1.55], "autodiff": [4.0, 1.5, 1.6, 1.5], "lean_xla": [9.0, 3]}
+    took = {
+        "lean": timed_after_settling(6.0, 2.0, 1.6, 1.7, 1.55),
+        "autodiff": timed_after_settling(4.0, 2.0, 1.5),
+        "lean_xla": timed_after_settling(9.0, 4.0, 3.0),
+    }
     served, decided = [], []
 
     def function(path):
         def call(image):
             served.append(path)
-            clock.now += took[path].pop(0) if took[path] else 1.5
+            clock.now += took[path].pop(0) if len(took[path]) > 1 else took[path][0]
             return FakeTensor(1.0), FakeTensor(image), {}
 
         return call
 
     race = calibrate.Race(tuple(took), "k")
     racing = auto.RacingLossFunction({p: function(p) for p in took}, race, decided.append, clock)
-    for _ in range(12):
+    race_calls = 3 * (SETUP_AND_SETTLING + 3)  # lean and lean_xla leave after three rounds
+    for _ in range(race_calls + 2):
         racing(0.0)
-    assert served == ["lean", "autodiff", "lean_xla", "lean", "autodiff", "lean_xla",
-                      "lean", "autodiff", "lean", "autodiff", "autodiff", "autodiff"]  # fmt: skip
+    assert served == [*["lean", "autodiff", "lean_xla"] * (SETUP_AND_SETTLING + 3),
+                      "autodiff", "autodiff"]  # fmt: skip
     (outcome,) = decided
     assert outcome.choice == "autodiff"
     assert outcome.seconds == {"lean": 1.6, "autodiff": 1.5, "lean_xla": 3.0}
-    # 10 race calls took 31.45 s; the winner: 4 s of set-up, then 1.5 s an evaluation
-    assert outcome.cost_seconds == pytest.approx(31.45 - 4.0 - 9 * 1.5)
+    took_in_the_race = clock.now - 2 * 1.5
+    # the winner: 4 s of set-up, then 1.5 s an evaluation
+    assert outcome.cost_seconds == pytest.approx(took_in_the_race - 4.0 - (race_calls - 1) * 1.5)
     # kept to the hundredth the record holds, so the log line rounds the same figure (CI saw
     # "measured in 2.8 s" logged against 2.85 recorded, i.e. "2.9 s" when re-described)
     assert outcome.cost_seconds == round(outcome.cost_seconds, 2)
@@ -194,7 +243,7 @@ def test_a_run_times_its_paths_on_its_own_evaluations_and_the_next_run_reuses_th
     content, style = pair()
     workspace = Workspace()
     with caplog.at_level(logging.INFO, logger="nst_tf.pipeline"):
-        first = stylize(content, style, SMALL.replace(iterations=14), workspace=workspace)
+        first = stylize(content, style, SMALL.replace(iterations=60), workspace=workspace)
     assert first.calibration["source"] == "measured"
     assert first.evaluation == first.calibration["choice"] in auto.candidates("vgg16")
     assert set(first.calibration["seconds"]) == set(auto.candidates("vgg16"))
@@ -232,3 +281,50 @@ def test_the_in_graph_optimiser_is_timed_before_it_starts():
         result.calibration["source"] == "measured"
         and result.evaluation == (result.calibration["choice"])
     )
+
+
+def watched(seconds_per_call, pixels, cached_pixels=100):
+    """A WatchedLossFunction over a fake evaluation of `seconds_per_call`, its choice lean
+    cached at 1.0 s against autodiff's 1.05 s (`cached_pixels`); (it, the messages it gave)."""
+    clock, said = FakeClock(), []
+
+    def function(image):
+        clock.now += seconds_per_call
+        return FakeTensor(1.0), FakeTensor(image), {}
+
+    cached = Calibration("lean", "cached", {"lean": 1.0, "autodiff": 1.05}, "k",
+                         pixels=cached_pixels)  # fmt: skip
+    watcher = auto.WatchedLossFunction(function, cached, pixels, said.append, clock)
+    for _ in range(1 + calibrate.SETTLE_CALLS + calibrate.HEAL_SAMPLES + 5):
+        watcher(0.0)
+    return watcher, said
+
+
+def test_a_cached_choice_slower_than_the_runner_up_by_a_clear_margin_is_forgotten():
+    """lean cached as the fastest, but 1.3 s an evaluation in this run against autodiff's 1.05
+    s: one message, once judged; 1.1 s (within 10 % of 1.05) is kept; at twice the pixels the
+    runner-up's seconds count double."""
+    _, said = watched(1.3, 100)
+    assert len(said) == 1 and "lean took 1.3 s" in said[0] and "autodiff's 1.05 s" in said[0]
+    assert watched(1.1, 100)[1] == []
+    assert watched(2.2, 200)[1] == [] and len(watched(2.4, 200)[1]) == 1
+
+
+def test_a_run_that_finds_its_cached_choice_slow_leaves_the_next_run_to_measure(
+    tmp_path, monkeypatch, caplog
+):
+    """A cache entry claiming autodiff takes a microsecond at this size: the run on the cached
+    lean times itself, drops the entry and says so; the next run races again."""
+    monkeypatch.setenv("NST_TF_CACHE_DIR", str(tmp_path))
+    content, style = pair()
+    config = SMALL.replace(calibration="cached", iterations=15)
+    key = auto.choose(config, content, lambda path: True, never, race=True).key
+    calibrate.store(calibrate.cache_path(), Calibration(
+        "lean", "measured", {"lean": 1.0, "autodiff": 1e-6}, key, pixels=192 * 144))  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="nst_tf.pipeline"):
+        first = stylize(content, style, config)
+    assert (first.evaluation, first.calibration["source"]) == ("lean", "cached")
+    assert any("the next run measures again" in r.getMessage() for r in caplog.records)
+    assert calibrate.read_cache(calibrate.cache_path()) == {}
+    again = stylize(content, style, config.replace(iterations=2))
+    assert again.calibration["source"] == "racing"

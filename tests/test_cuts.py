@@ -100,7 +100,7 @@ def test_the_stop_rule_ends_a_frame_once_the_loss_stops_falling():
     """Totals 100, 90, 81, ... (10 % a step) then flat: the rule (1 % over 5 iterations) lets
     the fall go on and stops 5 iterations into the flat part."""
     from nst_tf.optim.common import Converged
-    from nst_tf.video.loop import STOP_WINDOW, stop_when_done
+    from nst_tf.stopping import STOP_WINDOW, stop_when_done
 
     seen = []
     rule = stop_when_done(seen.append, 0.01)

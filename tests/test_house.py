@@ -27,7 +27,7 @@ LAYERS = [
      "evaluation.guides"},
     # the in-graph optimiser runs the loss
     {"optim.device_average", "optim.device_lbfgsb", "optim.tf_lbfgsb"},
-    {"results", "workspace", "inputs", "multiscale", "optimization", "pipeline"},
+    {"results", "stopping", "workspace", "inputs", "multiscale", "optimization", "pipeline"},
     {""},  # the package itself: the public API
     {"cli", "cli.run_config", "cli.flags", "cli.signals", "cli.startup", "cli.checkpoint",
      "cli.record", "cli.tensorboard", "cli.resume", "cli.reporter", "cli.finish", "cli.job",

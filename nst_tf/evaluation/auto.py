@@ -9,6 +9,7 @@ blocks bound the memory; their cost is the blocks').
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
@@ -47,7 +48,8 @@ def choose(
     default = devices.evaluation_for(config)
     if config.calibration == "off":
         return Calibration(default, "default", reason="--calibration=off")
-    long_side = max(image_io.long_side_size(*content_rgb.shape[:2], config.max_size))
+    height, width = image_io.long_side_size(*content_rgb.shape[:2], config.max_size)
+    long_side, pixels = max(height, width), height * width
     if long_side < calibrate.MIN_SIDE:
         return Calibration(default, "default", reason=f"{long_side} px is not measured")
     if not fits(default):  # in blocks: the default path, unmeasured (see the module doc)
@@ -65,8 +67,9 @@ def choose(
             _remember(known, memo)
             return known
     if race:
-        return Calibration(default, "racing", key=key, candidates=fitting)
-    measured = calibrate.measure({p: lambda p=p: one_evaluation(p) for p in fitting}, key)
+        return Calibration(default, "racing", key=key, candidates=fitting, pixels=pixels)
+    builders = {p: lambda p=p: one_evaluation(p) for p in fitting}
+    measured = calibrate.measure(builders, key, pixels=pixels)
     keep(measured, memo)
     return measured
 
@@ -78,7 +81,22 @@ def keep(measured: Calibration, memo: dict) -> None:
 
 
 def _remember(known: Calibration, memo: dict) -> None:
-    memo[known.key] = Calibration(known.choice, "remembered", known.seconds, known.key)
+    memo[known.key] = Calibration(known.choice, "remembered", known.seconds, known.key,
+                                  pixels=known.pixels)  # fmt: skip
+
+
+def forget(key: str, memo: dict) -> None:
+    """Drop a choice from `memo` and the cache file: the next run measures again."""
+    calibrate.forget(calibrate.cache_path(), key)
+    memo.pop(key, None)
+
+
+def watchable(calibration: Calibration) -> bool:
+    """Whether a run of this choice can tell it was wrong: taken from the cache or memo, with
+    a runner-up timed at a known size."""
+    return (calibration.source in ("cached", "remembered") and calibration.pixels > 0
+            and calibration.choice in calibration.seconds
+            and calibration.runner_up() is not None)  # fmt: skip
 
 
 class RacingLossFunction:
@@ -121,3 +139,47 @@ class RacingLossFunction:
             self.outcome = self.race.outcome(useful=True)
             self._on_decided(self.outcome)
         return total, gradient, terms
+
+
+class WatchedLossFunction:
+    """A cached choice's loss function, its own evaluations timed: after the set-up and
+    settling calls, HEAL_SAMPLES of them; if their median is more than HEAL_MARGIN times the
+    runner-up's cached seconds (scaled from the cached size to `pixels`),
+    `on_slow(message)` runs once (the caller forgets the choice: `forget`)."""
+
+    def __init__(self, function: Callable, calibration: Calibration, pixels: int,
+                 on_slow: Callable[[str], None],
+                 clock: Callable[[], float] = time.perf_counter):  # fmt: skip
+        self.function, self.calibration, self.pixels = function, calibration, pixels
+        self._on_slow, self._clock = on_slow, clock
+        self._calls, self._samples = 0, []
+        self.slow: str = ""
+
+    def __call__(self, image):
+        """(total, gradient, terms) at `image`, timed while the choice is being judged."""
+        self._calls += 1
+        judging = self._calls > 1 + calibrate.SETTLE_CALLS and not self.judged
+        start = self._clock() if judging else 0.0
+        total, gradient, terms = self.function(image)
+        if judging:
+            float(total), gradient.numpy()  # the work done, on a GPU too
+            self._samples.append(self._clock() - start)
+            if self.judged:
+                self._judge()
+        return total, gradient, terms
+
+    @property
+    def judged(self) -> bool:
+        """Whether enough of the run's evaluations were timed to judge the choice."""
+        return len(self._samples) >= calibrate.HEAL_SAMPLES
+
+    def _judge(self) -> None:
+        ran = statistics.median(self._samples)
+        runner_up = self.calibration.runner_up()
+        expected = self.calibration.seconds[runner_up] * self.pixels / self.calibration.pixels
+        if ran > calibrate.HEAL_MARGIN * expected:
+            choice, margin = self.calibration.choice, calibrate.HEAL_MARGIN
+            self.slow = (f"evaluation: {choice} took {ran:.3g} s an evaluation in this run, "
+                         f"more than {margin:g}x {runner_up}'s {expected:.3g} s measured "
+                         "before: the next run measures again")  # fmt: skip
+            self._on_slow(self.slow)

@@ -20,18 +20,16 @@ import numpy as np
 
 from nst_tf import preprocess
 from nst_tf.config import StyleConfig
-from nst_tf.optim.common import Converged
 from nst_tf.pipeline import stylize
 from nst_tf.regions.masks import Regions
 from nst_tf.results import IterationRecord, StylizeResult
+from nst_tf.stopping import stop_when_done
 from nst_tf.video import cuts, flow
 from nst_tf.video.config import VideoConfig
 from nst_tf.video.revealed import RevealedAge, strip_regions
 from nst_tf.video.shots import Shot, plan_shots
 from nst_tf.video.temporal import TemporalTerm
 from nst_tf.workspace import Workspace
-
-STOP_WINDOW = 5  # iterations over which --frame_tolerance compares the loss
 
 
 @dataclass(frozen=True)
@@ -195,26 +193,6 @@ def stylize_frames(
         if not stylizer.run(shot, frames[shot.start : shot.stop], done, keep, plan.measures):
             break
     return outputs
-
-
-def stop_when_done(
-    callback: Callable[[IterationRecord], None] | None, tolerance: float
-) -> Callable[[IterationRecord], None]:
-    """`callback`, then the stopping rule: `optim.Converged` once the total loss fell by less
-    than `tolerance` x itself over the last STOP_WINDOW iterations."""
-    totals: list[float] = []
-
-    def on_iteration(record: IterationRecord) -> None:
-        if callback is not None:
-            callback(record)
-        totals.append(record.total_loss)
-        if len(totals) > STOP_WINDOW and totals[-STOP_WINDOW - 1] - totals[-1] < tolerance * abs(
-            totals[-1]
-        ):
-            raise Converged(f"done: the loss fell by less than {tolerance:g} of itself over "
-                            f"{STOP_WINDOW} iterations")  # fmt: skip
-
-    return on_iteration
 
 
 def _flows(frame: np.ndarray, earlier: np.ndarray, method: str):
