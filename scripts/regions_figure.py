@@ -1,6 +1,6 @@
 """The spatial-control figures of the README's "Regions" section.
 
-    python scripts/regions_figure.py control [--size 256] [--modes simple,inside] [--json F]
+    python scripts/regions_figure.py control [--size 256] [--modes simple,all] [--json F]
                                              [--iterations N] [--label L] [--flags "..."]
     python scripts/regions_figure.py measure IMAGE... [--strip 16] [--size 256]
     python scripts/regions_figure.py cost [--size 512] [--rounds 7] [--json F]
@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("images", nargs="*")
     parser.add_argument("--strip", type=int, default=16)
     parser.add_argument("--size", type=int, default=0)
-    parser.add_argument("--modes", default="simple,inside")
+    parser.add_argument("--modes", default="simple,all")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=0, help="0: the preset's")
     parser.add_argument("--label", default="", help="prefix of the result images' names")
