@@ -140,13 +140,17 @@ def gradient_per_pixel(y: np.ndarray, mask: np.ndarray) -> float:
     return float(np.hypot(gx, gy)[mask[:-1, :-1]].mean())
 
 
+def sides(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The picture turned so that each side (top, bottom, left, right) is its row 0."""
+    columns = rgb.transpose(1, 0, 2)
+    return {"top": rgb, "bottom": rgb[::-1], "left": columns, "right": columns[::-1]}
+
+
 def border_ratios(rgb: np.ndarray) -> dict[str, float]:
     """Per side (top, bottom, left, right): the outermost row's mean absolute RGB difference
     from the next row over that of the side's inner neighbours (rows INNER_ROWS from it)."""
-    sides = {"top": rgb, "bottom": rgb[::-1], "left": rgb.transpose(1, 0, 2),
-             "right": rgb.transpose(1, 0, 2)[::-1]}  # fmt: skip
     ratios = {}
-    for name, image in sides.items():
+    for name, image in sides(rgb).items():
         along = image[:, MARGIN:-MARGIN]  # the corners belong to two sides
         steps = np.abs(np.diff(along[: INNER_ROWS.stop + 1], axis=0)).mean(axis=(1, 2))
         ratios[name] = float(steps[0] / max(steps[list(INNER_ROWS)].mean(), 1e-9))
@@ -157,7 +161,7 @@ def interior_row_ratio(rgb: np.ndarray, percentile: float = 95) -> float:
     """The border measure at every interior row and column (at least MARGIN px inside), in all
     four directions: the `percentile` of its values (1: rows alike)."""
     ratios = []
-    for image in (rgb, rgb[::-1], rgb.transpose(1, 0, 2), rgb.transpose(1, 0, 2)[::-1]):
+    for image in sides(rgb).values():
         steps = np.abs(np.diff(image[:, MARGIN:-MARGIN], axis=0)).mean(axis=(1, 2))
         for row in range(MARGIN, len(steps) - INNER_ROWS.stop - MARGIN):
             inner = steps[row + INNER_ROWS.start : row + INNER_ROWS.stop].mean()

@@ -99,6 +99,17 @@ def watchable(calibration: Calibration) -> bool:
             and calibration.runner_up() is not None)  # fmt: skip
 
 
+def timed_call(
+    function: Callable, image: object, clock: Callable[[], float]
+) -> tuple[tuple, float]:
+    """((total, gradient, terms), seconds) of one loss-function call, the work waited for (on a
+    GPU too) before the clock stops."""
+    start = clock()
+    total, gradient, terms = function(image)
+    float(total), gradient.numpy()
+    return (total, gradient, terms), clock() - start
+
+
 class RacingLossFunction:
     """A loss function's call (image (1, H, W, 3) -> (total, gradient, terms)) served by the
     candidate paths' functions in turn, as `race` (a `calibrate.Race`) schedules, each call
@@ -131,10 +142,8 @@ class RacingLossFunction:
             return self.functions[path](image)
         if path not in self._used:
             self._used.append(path)
-        start = self._clock()
-        total, gradient, terms = self.functions[path](image)
-        float(total), gradient.numpy()  # the work done, on a GPU too
-        self.race.record(path, self._clock() - start)
+        (total, gradient, terms), seconds = timed_call(self.functions[path], image, self._clock)
+        self.race.record(path, seconds)
         if self.race.decided:
             self.outcome = self.race.outcome(useful=True)
             self._on_decided(self.outcome)
@@ -153,20 +162,17 @@ class WatchedLossFunction:
         self.function, self.calibration, self.pixels = function, calibration, pixels
         self._on_slow, self._clock = on_slow, clock
         self._calls, self._samples = 0, []
-        self.slow: str = ""
 
     def __call__(self, image):
         """(total, gradient, terms) at `image`, timed while the choice is being judged."""
         self._calls += 1
-        judging = self._calls > 1 + calibrate.SETTLE_CALLS and not self.judged
-        start = self._clock() if judging else 0.0
-        total, gradient, terms = self.function(image)
-        if judging:
-            float(total), gradient.numpy()  # the work done, on a GPU too
-            self._samples.append(self._clock() - start)
-            if self.judged:
-                self._judge()
-        return total, gradient, terms
+        if self._calls <= 1 + calibrate.SETTLE_CALLS or self.judged:
+            return self.function(image)
+        outputs, seconds = timed_call(self.function, image, self._clock)
+        self._samples.append(seconds)
+        if self.judged:
+            self._judge()
+        return outputs
 
     @property
     def judged(self) -> bool:
@@ -179,7 +185,6 @@ class WatchedLossFunction:
         expected = self.calibration.seconds[runner_up] * self.pixels / self.calibration.pixels
         if ran > calibrate.HEAL_MARGIN * expected:
             choice, margin = self.calibration.choice, calibrate.HEAL_MARGIN
-            self.slow = (f"evaluation: {choice} took {ran:.3g} s an evaluation in this run, "
-                         f"more than {margin:g}x {runner_up}'s {expected:.3g} s measured "
-                         "before: the next run measures again")  # fmt: skip
-            self._on_slow(self.slow)
+            self._on_slow(f"evaluation: {choice} took {ran:.3g} s an evaluation in this run, "
+                          f"more than {margin:g}x {runner_up}'s {expected:.3g} s measured "
+                          "before: the next run measures again")  # fmt: skip
